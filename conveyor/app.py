@@ -1,0 +1,460 @@
+"""`Conveyor`: the handler registry, the store and the settings, and the job operations users call.
+
+The operations are sync (they are a few microseconds of SQL on the caller's thread); each has an
+`*_async` twin that runs the same code on a worker thread, so there is one implementation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import math
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, ParamSpec, TypeVar
+
+from .clock import Clock, SystemClock
+from .errors import (
+    InvalidJobOptions,
+    InvalidParameters,
+    InvalidTransition,
+    JobNotFound,
+    StoreError,
+    UnknownJobType,
+)
+from .handler import Handler, HandlerFn
+from .job import (
+    DEFAULT_PRIORITY,
+    DEFAULT_QUEUE,
+    MAX_PRIORITY,
+    MIN_PRIORITY,
+    Job,
+    JobId,
+    LogEntry,
+    NewJob,
+    new_job_id,
+)
+from .retry import RetryPolicy
+from .settings import Settings, load_settings
+from .status import JobStatus
+from .store import Store, open_store
+from .store.params import (
+    JobCancel,
+    JobDelete,
+    JobGet,
+    JobInsert,
+    JobList,
+    JobPage,
+    JobPurge,
+    JobRetry,
+    JobRetryFailed,
+    LogInsert,
+    LogList,
+    StatsRead,
+)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+MAX_QUEUE_NAME = 200
+MAX_KEY_LENGTH = 255
+
+
+class WaitTimeout(TimeoutError):
+    """`wait()` ran out of time; `.job` is the job as last seen."""
+
+    def __init__(self, job: Job, timeout: float) -> None:
+        super().__init__(f"job {job.job_id} still {job.status.value} after {timeout}s")
+        self.job = job
+
+
+@dataclass(frozen=True, slots=True)
+class JobSpec:
+    """One job for `enqueue_many`: a type, its parameters and the same options as `enqueue`."""
+
+    job_type: str
+    parameters: dict[str, Any] = field(default_factory=dict)
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _async_twin(fn: Callable[P, R]) -> Callable[P, Any]:
+    @functools.wraps(fn)
+    async def twin(*args: P.args, **kwargs: P.kwargs) -> R:
+        return await asyncio.to_thread(fn, *args, **kwargs)
+
+    twin.__name__ = f"{fn.__name__}_async"
+    twin.__doc__ = f"Async twin of `{fn.__name__}`."
+    return twin
+
+
+def _seconds(value: float | int | timedelta | None, name: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise InvalidJobOptions(f"{name} must be a number of seconds or a timedelta", field=name)
+    return float(value)
+
+
+def _timestamp(value: datetime | float | int | str | None) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise InvalidJobOptions(f"run_at {value!r} is not an ISO-8601 time", field="run_at") from None
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)  # naive times are UTC, like every stored time
+        return value.timestamp()
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidJobOptions("run_at must be a datetime, ISO-8601 text or epoch seconds", field="run_at")
+    return float(value)
+
+
+class Conveyor:
+    """The application object: register handlers, enqueue and inspect jobs, run workers."""
+
+    def __init__(
+        self,
+        database_url: str | None = None,
+        *,
+        settings: Settings | None = None,
+        clock: Clock | None = None,
+        retry_policy: RetryPolicy | None = None,
+    ) -> None:
+        base = settings or load_settings()
+        self.settings = base.merged(database_url=database_url) if database_url else base
+        self.clock: Clock = clock or SystemClock()
+        self.retry_policy = retry_policy or RetryPolicy(
+            self.settings.retry_base_seconds, self.settings.retry_max_seconds
+        )
+        self._handlers: dict[str, Handler] = {}
+        self._store: Store | None = None
+        self._store_lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"Conveyor({self.settings.database_url!r}, handlers={sorted(self._handlers)})"
+
+    # -- wiring --------------------------------------------------------------------------------
+
+    def configure(self, **overrides: Any) -> None:
+        """Apply setting overrides (CLI flags) before the store is first used."""
+        if self._store is not None and overrides.get("database_url") not in (None, self.settings.database_url):
+            raise RuntimeError("configure(database_url=…) after the store was opened")
+        self.settings = self.settings.merged(**overrides)
+        self.retry_policy = RetryPolicy(self.settings.retry_base_seconds, self.settings.retry_max_seconds)
+
+    def open(self, *, create: bool = True) -> Store:
+        """Open (and by default create and migrate) the store; later calls return the same one."""
+        with self._store_lock:
+            if self._store is None:
+                store = open_store(self.settings.database_url, create=create)
+                try:
+                    if create and self.settings.auto_migrate:
+                        store.migrate()
+                    elif store.schema_version() < store.latest_version():
+                        raise StoreError(
+                            f"database {self.settings.database_url} has no Conveyor schema "
+                            "(or an old one): run `conveyor migrate`"
+                        )
+                except BaseException:
+                    store.close()
+                    raise
+                self._store = store
+            return self._store
+
+    @property
+    def store(self) -> Store:
+        return self._store if self._store is not None else self.open()
+
+    def close(self) -> None:
+        with self._store_lock:
+            if self._store is not None:
+                self._store.close()
+                self._store = None
+
+    def __enter__(self) -> Conveyor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- handlers ------------------------------------------------------------------------------
+
+    @property
+    def handlers(self) -> Mapping[str, Handler]:
+        return self._handlers
+
+    def register(
+        self,
+        job_type: str,
+        fn: HandlerFn,
+        *,
+        queue: str | None = None,
+        priority: int | None = None,
+        max_attempts: int | None = None,
+        timeout: float | None = None,
+    ) -> Handler:
+        if not job_type or not isinstance(job_type, str):
+            raise ValueError("job_type must be a non-empty string")
+        if job_type in self._handlers:
+            raise ValueError(f"a handler for {job_type!r} is already registered")
+        handler = Handler.build(job_type, fn, queue=queue, priority=priority, max_attempts=max_attempts, timeout=timeout)
+        self._handlers[job_type] = handler
+        return handler
+
+    def handler(
+        self,
+        job_type: str,
+        *,
+        queue: str | None = None,
+        priority: int | None = None,
+        max_attempts: int | None = None,
+        timeout: float | None = None,
+    ) -> Callable[[HandlerFn], HandlerFn]:
+        """Decorator form of `register`."""
+
+        def decorate(fn: HandlerFn) -> HandlerFn:
+            self.register(job_type, fn, queue=queue, priority=priority, max_attempts=max_attempts, timeout=timeout)
+            return fn
+
+        return decorate
+
+    # -- enqueue -------------------------------------------------------------------------------
+
+    def build_job(
+        self,
+        job_type: str,
+        parameters: dict[str, Any] | None = None,
+        *,
+        queue: str | None = None,
+        priority: int | None = None,
+        delay: float | timedelta | None = None,
+        run_at: datetime | float | str | None = None,
+        max_attempts: int | None = None,
+        timeout: float | timedelta | None = None,
+        idempotency_key: str | None = None,
+        depends_on: Sequence[str] = (),
+        webhook: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+        parent_id: str | None = None,
+        now: float | None = None,
+    ) -> NewJob:
+        """Validate one job's type, parameters and options into a `NewJob` (no I/O)."""
+        if not isinstance(job_type, str) or not job_type.strip():
+            raise InvalidJobOptions("job_type must be a non-empty string", field="job_type")
+        parameters = {} if parameters is None else parameters
+        handler = self._handlers.get(job_type)
+        if handler is None and self._handlers:
+            raise UnknownJobType(job_type)
+        if handler is not None:
+            handler.validate(parameters)
+        elif not isinstance(parameters, dict):
+            raise InvalidParameters("parameters must be a JSON object", field="parameters")
+        now = self.clock.now() if now is None else now
+        queue = queue or (handler.queue if handler else None) or DEFAULT_QUEUE
+        if not isinstance(queue, str) or len(queue) > MAX_QUEUE_NAME:
+            raise InvalidJobOptions(f"queue must be a string of at most {MAX_QUEUE_NAME} characters", field="queue")
+        if priority is None:
+            priority = handler.priority if handler and handler.priority is not None else DEFAULT_PRIORITY
+        if isinstance(priority, bool) or not isinstance(priority, int) or not MIN_PRIORITY <= priority <= MAX_PRIORITY:
+            raise InvalidJobOptions(f"priority must be an integer {MIN_PRIORITY}–{MAX_PRIORITY}", field="priority")
+        delay_s = _seconds(delay, "delay")
+        if delay_s is not None and delay_s < 0:
+            raise InvalidJobOptions("delay must not be negative", field="delay")
+        at = _timestamp(run_at)
+        if at is not None and delay_s is not None:
+            raise InvalidJobOptions("give delay or run_at, not both", field="run_at")
+        due = at if at is not None else now + (delay_s or 0.0)
+        if max_attempts is None:
+            max_attempts = handler.max_attempts if handler and handler.max_attempts else self.settings.max_attempts
+        if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or not 1 <= max_attempts <= 1000:
+            raise InvalidJobOptions("max_attempts must be an integer 1–1000", field="max_attempts")
+        timeout_s = _seconds(timeout, "timeout")
+        if timeout_s is not None and timeout_s <= 0:
+            raise InvalidJobOptions("timeout must be positive", field="timeout")
+        if idempotency_key is not None and (not isinstance(idempotency_key, str) or not 0 < len(idempotency_key) <= MAX_KEY_LENGTH):
+            raise InvalidJobOptions(f"idempotency_key must be 1–{MAX_KEY_LENGTH} characters", field="idempotency_key")
+        if metadata is not None and not isinstance(metadata, dict):
+            raise InvalidJobOptions("metadata must be an object", field="metadata")
+        deps = tuple(JobId(str(d)) for d in depends_on)
+        status = JobStatus.WAITING if deps else (JobStatus.SCHEDULED if due > now else JobStatus.PENDING)
+        return NewJob(
+            job_id=new_job_id(),
+            job_type=job_type,
+            queue=queue,
+            priority=priority,
+            parameters=parameters,
+            status=status,
+            run_at=due,
+            max_attempts=max_attempts,
+            max_crashes=self.settings.max_crashes,
+            timeout=timeout_s,
+            created_at=now,
+            idempotency_key=idempotency_key,
+            depends_on=deps,
+            parent_id=JobId(parent_id) if parent_id else None,
+            webhook=webhook,
+            metadata=metadata or {},
+        )
+
+    def insert(self, jobs: Sequence[NewJob]) -> list[Job]:
+        """Write validated jobs in one transaction and wake the workers that serve them."""
+        if not jobs:
+            return []
+        results = self.store.job_insert(JobInsert(tuple(jobs)))
+        self._wake(job for job, created in results if created)
+        return [job for job, _ in results]
+
+    def _wake(self, jobs: Iterable[Job]) -> None:
+        queues: set[str] = set()
+        earliest: float | None = None
+        for job in jobs:
+            if job.status is JobStatus.PENDING:
+                queues.add(job.queue)
+            elif job.status is JobStatus.SCHEDULED:
+                earliest = job.run_at_ts if earliest is None else min(earliest, job.run_at_ts)
+        for queue in queues:
+            self.store.wakeup.notify(f"j:{queue}")
+        if earliest is not None:
+            self.store.wakeup.notify(f"s:{earliest}")
+
+    def enqueue(self, job_type: str, parameters: dict[str, Any] | None = None, **options: Any) -> Job:
+        """Persist one job and return it; durable once this returns. Options: see `build_job`."""
+        return self.insert([self.build_job(job_type, parameters, **options)])[0]
+
+    def enqueue_many(self, jobs: Iterable[JobSpec | tuple[Any, ...]]) -> list[Job]:
+        """Persist many jobs in one transaction: `(job_type, params)`, `(job_type, params,
+        options)` or `JobSpec` items. All or nothing: one invalid item rejects the whole call."""
+        now = self.clock.now()
+        built = []
+        for index, item in enumerate(jobs):
+            spec = item if isinstance(item, JobSpec) else JobSpec(*item)
+            try:
+                built.append(self.build_job(spec.job_type, spec.parameters, now=now, **dict(spec.options)))
+            except (InvalidJobOptions, InvalidParameters, UnknownJobType) as exc:
+                exc.args = (f"jobs[{index}]: {exc}",)
+                raise
+        return self.insert(built)
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def get(self, job_id: str) -> Job:
+        job = self.store.job_get(JobGet(str(job_id)))
+        if job is None:
+            raise JobNotFound(str(job_id))
+        return job
+
+    def wait(self, job_id: str, timeout: float = 30.0, poll: float = 0.02) -> Job:
+        """Block until the job is terminal; raises `WaitTimeout` after `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        delay = min(poll, 0.005)
+        while True:
+            job = self.get(job_id)
+            if job.status.is_terminal:
+                return job
+            if time.monotonic() >= deadline:
+                raise WaitTimeout(job, timeout)
+            time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+            delay = min(delay * 2, max(poll, 0.2))
+
+    def list(
+        self,
+        status: JobStatus | str | None = None,
+        job_type: str | None = None,
+        queue: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+        parent_id: str | None = None,
+    ) -> JobPage:
+        """A page of jobs, newest first; pass `page.next_cursor` back for the next page."""
+        if status is not None:
+            try:
+                status = JobStatus(status)
+            except ValueError:
+                names = ", ".join(s.value for s in JobStatus)
+                raise InvalidJobOptions(f"unknown status {status!r}; one of: {names}", field="status") from None
+        if not 1 <= int(limit) <= 1000:
+            raise InvalidJobOptions("limit must be 1–1000", field="limit")
+        return self.store.job_list(JobList(status, job_type, queue, parent_id, int(limit), cursor))
+
+    def logs(self, job_id: str, limit: int = 1000) -> list[LogEntry]:
+        return self.store.log_list(LogList(str(job_id), limit))
+
+    def stats(self) -> dict[str, Any]:
+        return self.store.stats_read(StatsRead(self.clock.now()))
+
+    # -- admin actions -------------------------------------------------------------------------
+
+    def _note(self, job_id: str, message: str, level: str = "info") -> None:
+        self.store.log_insert(LogInsert(JobId(job_id), (LogEntry(self.clock.now(), level, message),)))
+
+    def cancel(self, job_id: str, reason: str = "cancelled by request") -> Job:
+        before = self.get(job_id)
+        job = self.store.job_cancel(JobCancel(str(job_id), self.clock.now(), reason))
+        if job is None:
+            raise JobNotFound(str(job_id))
+        if job.status is not JobStatus.CANCELLED or before.status.is_terminal:
+            raise InvalidTransition(f"job {job_id} is already {before.status.value}; only unfinished jobs can be cancelled")
+        self._note(job.job_id, reason, "warning")
+        if before.status is JobStatus.RUNNING:
+            self.store.wakeup.notify(f"c:{job.job_id}")
+        return job
+
+    def retry(self, job_id: str) -> Job:
+        job = self.store.job_retry(JobRetry(str(job_id), self.clock.now()))
+        if job is None:
+            raise JobNotFound(str(job_id))
+        if job.status is not JobStatus.PENDING or job.attempt != 0:
+            raise InvalidTransition(f"job {job_id} is {job.status.value}; only failed or cancelled jobs can be retried")
+        self._note(job.job_id, "retried by request")
+        self.store.wakeup.notify(f"j:{job.queue}")
+        return job
+
+    def retry_failed(self, job_type: str | None = None, queue: str | None = None) -> int:
+        count = self.store.job_retry_failed(JobRetryFailed(self.clock.now(), job_type, queue))
+        if count:
+            self.store.wakeup.notify("j:*")
+        return count
+
+    def delete(self, job_id: str) -> None:
+        if not self.store.job_delete(JobDelete(str(job_id))):
+            job = self.get(job_id)  # raises JobNotFound
+            raise InvalidTransition(f"job {job.job_id} is {job.status.value}; cancel it before deleting it")
+
+    def purge(self, older_than: timedelta | float = timedelta(days=7)) -> int:
+        """Delete finished jobs (and their logs) that finished more than `older_than` ago."""
+        seconds = _seconds(older_than, "older_than")
+        assert seconds is not None
+        if seconds < 0:
+            raise InvalidJobOptions("older_than must not be negative", field="older_than")
+        return self.store.job_purge(JobPurge(finished_before=self.clock.now() - seconds))
+
+    # -- workers -------------------------------------------------------------------------------
+
+    def run_worker(self, **overrides: Any) -> None:
+        """Run a worker in this process until SIGTERM/SIGINT."""
+        from .worker import run_worker
+
+        run_worker(self, self.settings.merged(**overrides) if overrides else self.settings)
+
+    # -- async twins ---------------------------------------------------------------------------
+
+    enqueue_async = _async_twin(enqueue)
+    enqueue_many_async = _async_twin(enqueue_many)
+    get_async = _async_twin(get)
+    wait_async = _async_twin(wait)
+    list_async = _async_twin(list)
+    logs_async = _async_twin(logs)
+    stats_async = _async_twin(stats)
+    cancel_async = _async_twin(cancel)
+    retry_async = _async_twin(retry)
+    retry_failed_async = _async_twin(retry_failed)
+    delete_async = _async_twin(delete)
+    purge_async = _async_twin(purge)

@@ -1,0 +1,88 @@
+"""The user-code contract: a registered handler, its options, and its parameter model."""
+
+from __future__ import annotations
+
+import inspect
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pydantic
+
+from .errors import InvalidParameters
+
+HandlerFn = Callable[..., Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Handler:
+    job_type: str
+    fn: HandlerFn
+    queue: str | None = None
+    priority: int | None = None
+    max_attempts: int | None = None
+    timeout: float | None = None
+    params_model: type[pydantic.BaseModel] | None = None
+    is_async: bool = False
+
+    @classmethod
+    def build(cls, job_type: str, fn: HandlerFn, **options: Any) -> Handler:
+        if not callable(fn):
+            raise TypeError(f"handler for {job_type!r} is not callable")
+        return cls(
+            job_type=job_type,
+            fn=fn,
+            params_model=_params_model(fn),
+            is_async=inspect.iscoroutinefunction(fn),
+            **options,
+        )
+
+    def validate(self, parameters: Any) -> None:
+        """Raise `InvalidParameters` naming the first bad field, if the handler declared a model."""
+        if not isinstance(parameters, dict):
+            raise InvalidParameters("parameters must be a JSON object", field="parameters")
+        if self.params_model is None:
+            return
+        try:
+            self.params_model.model_validate(parameters)
+        except pydantic.ValidationError as exc:
+            raise _invalid(self.job_type, exc) from None
+
+    def parse(self, parameters: dict[str, Any]) -> Any:
+        """What the handler receives: a model instance, or the dict itself."""
+        if self.params_model is None:
+            return parameters
+        try:
+            return self.params_model.model_validate(parameters)
+        except pydantic.ValidationError as exc:
+            raise _invalid(self.job_type, exc) from None
+
+
+def _invalid(job_type: str, exc: pydantic.ValidationError) -> InvalidParameters:
+    errors = exc.errors(include_url=False, include_context=False)
+    first = errors[0]
+    field = ".".join(str(part) for part in first["loc"]) or "parameters"
+    return InvalidParameters(
+        f"invalid parameters for {job_type!r}: {field}: {first['msg']}",
+        field=field,
+        errors=[{"field": ".".join(map(str, e["loc"])), "message": e["msg"]} for e in errors],
+    )
+
+
+def _params_model(fn: HandlerFn) -> type[pydantic.BaseModel] | None:
+    """The pydantic model annotated on the handler's second parameter (after the context)."""
+    try:
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        return None
+    if len(params) < 2:
+        return None
+    try:
+        hints = typing.get_type_hints(fn)
+    except Exception:  # unresolvable forward refs: treat params as a plain dict
+        return None
+    hint = hints.get(params[1].name)
+    if isinstance(hint, type) and issubclass(hint, pydantic.BaseModel):
+        return hint
+    return None

@@ -1,0 +1,1 @@
+"""Services every worker runs beside the job pipeline: lease rescue and retention."""

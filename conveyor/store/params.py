@@ -1,0 +1,150 @@
+"""One frozen parameter object per store operation; stores read these, never loose arguments."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..job import ClaimedJob, JobId, LogEntry, NewJob, WorkerId
+from ..outcome import Transition
+from ..status import JobStatus
+
+
+@dataclass(frozen=True, slots=True)
+class JobInsert:
+    jobs: tuple[NewJob, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class JobGet:
+    job_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class JobList:
+    status: JobStatus | None = None
+    job_type: str | None = None
+    queue: str | None = None
+    parent_id: str | None = None
+    limit: int = 50
+    cursor: str | None = None  # newest first; the cursor is the last row's position
+
+
+@dataclass(frozen=True, slots=True)
+class JobPage:
+    jobs: list[Any]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class JobClaim:
+    worker_id: WorkerId
+    queues: tuple[str, ...] | None  # None: every queue
+    limit: int
+    now: float
+    lease_seconds: float
+    promote_due: bool = True  # move due scheduled jobs to pending first, in the same transaction
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimResult:
+    jobs: list[ClaimedJob]
+    next_scheduled_at: float | None  # earliest run_at still scheduled, if it was looked up
+
+
+@dataclass(frozen=True, slots=True)
+class JobFinish:
+    transitions: tuple[Transition, ...]
+    now: float
+
+
+@dataclass(frozen=True, slots=True)
+class JobHeartbeat:
+    worker_id: WorkerId
+    job_ids: tuple[JobId, ...]
+    now: float
+    lease_seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class JobRescue:
+    now: float
+
+
+@dataclass(frozen=True, slots=True)
+class RescueResult:
+    requeued: list[JobId]
+    quarantined: list[JobId]  # failed with WORKER_CRASHED
+
+
+@dataclass(frozen=True, slots=True)
+class JobProgress:
+    job_id: JobId
+    attempt: int
+    worker_id: WorkerId
+    progress: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class JobCheckpoint:
+    job_id: JobId
+    attempt: int
+    worker_id: WorkerId
+    data: Any
+
+
+@dataclass(frozen=True, slots=True)
+class JobCancel:
+    job_id: str
+    now: float
+    reason: str = "cancelled by request"
+
+
+@dataclass(frozen=True, slots=True)
+class JobRetry:
+    job_id: str
+    now: float
+
+
+@dataclass(frozen=True, slots=True)
+class JobRetryFailed:
+    now: float
+    job_type: str | None = None
+    queue: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JobDelete:
+    job_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class JobPurge:
+    finished_before: float
+    statuses: tuple[JobStatus, ...] = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
+
+
+@dataclass(frozen=True, slots=True)
+class LogInsert:
+    job_id: JobId
+    entries: tuple[LogEntry, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LogList:
+    job_id: str
+    limit: int = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class StatsRead:
+    now: float
+    window_seconds: float = 3600.0  # throughput and durations look at this recent window
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerBeat:
+    worker_id: WorkerId
+    now: float
+    info: dict[str, Any] = field(default_factory=dict)
+    stopping: bool = False

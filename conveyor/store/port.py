@@ -1,0 +1,97 @@
+"""The `Store` protocol: one method per operation, each taking one params object (see params.py)."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from ..job import Job, JobId, LogEntry
+from .params import (
+    ClaimResult,
+    JobCancel,
+    JobCheckpoint,
+    JobClaim,
+    JobDelete,
+    JobFinish,
+    JobGet,
+    JobHeartbeat,
+    JobInsert,
+    JobList,
+    JobPage,
+    JobProgress,
+    JobPurge,
+    JobRescue,
+    JobRetry,
+    JobRetryFailed,
+    LogInsert,
+    LogList,
+    RescueResult,
+    StatsRead,
+    WorkerBeat,
+)
+
+
+class Wakeup(Protocol):
+    """Pushed notifications between processes sharing a store (new work, cancellations)."""
+
+    def notify(self, message: str) -> None:
+        """Tell every listening worker; never raises, never blocks for long."""
+        ...
+
+    def listen(self) -> Listener: ...
+
+
+class Listener(Protocol):
+    def fileno(self) -> int:
+        """Readable when messages are waiting (for `loop.add_reader`)."""
+        ...
+
+    def drain(self) -> list[str]:
+        """The messages waiting, without blocking."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class Store(Protocol):
+    dialect: str
+    url: str
+    wakeup: Wakeup
+
+    def migrate(self) -> None:
+        """Apply pending migrations; safe when several processes start at once."""
+        ...
+
+    def schema_version(self) -> int: ...
+    def latest_version(self) -> int: ...
+    def close(self) -> None: ...
+
+    def job_insert(self, p: JobInsert) -> list[tuple[Job, bool]]:
+        """Insert in one transaction; each result says whether it was created (False: an
+        existing non-terminal job with the same idempotency key was returned instead)."""
+        ...
+
+    def job_get(self, p: JobGet) -> Job | None: ...
+    def job_list(self, p: JobList) -> JobPage: ...
+    def job_claim(self, p: JobClaim) -> ClaimResult: ...
+
+    def job_finish(self, p: JobFinish) -> list[JobId]:
+        """Apply fenced transitions; returns the ids whose transition took effect."""
+        ...
+
+    def job_heartbeat(self, p: JobHeartbeat) -> list[JobId]:
+        """Extend the leases; returns the ids this worker no longer owns (cancelled or lost)."""
+        ...
+
+    def job_rescue_expired(self, p: JobRescue) -> RescueResult: ...
+    def job_next_lease_expiry(self) -> float | None: ...
+    def job_progress(self, p: JobProgress) -> bool: ...
+    def job_checkpoint(self, p: JobCheckpoint) -> bool: ...
+    def job_cancel(self, p: JobCancel) -> Job | None: ...
+    def job_retry(self, p: JobRetry) -> Job | None: ...
+    def job_retry_failed(self, p: JobRetryFailed) -> int: ...
+    def job_delete(self, p: JobDelete) -> bool: ...
+    def job_purge(self, p: JobPurge) -> int: ...
+    def log_insert(self, p: LogInsert) -> None: ...
+    def log_list(self, p: LogList) -> list[LogEntry]: ...
+    def stats_read(self, p: StatsRead) -> dict[str, Any]: ...
+    def worker_beat(self, p: WorkerBeat) -> None: ...

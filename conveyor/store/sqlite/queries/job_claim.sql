@@ -1,0 +1,10 @@
+UPDATE conveyor_jobs
+SET status = 'running', attempt = attempt + 1, worker_id = :worker_id,
+    started_at = :now, lease_expires_at = :lease_expires_at
+WHERE id IN (
+    SELECT id FROM conveyor_jobs
+    WHERE status = 'pending' AND queue = :queue
+    ORDER BY priority DESC, id
+    LIMIT :limit)
+RETURNING id, job_id, job_type, queue, priority, parameters, attempt, max_attempts, timeout,
+    checkpoint, metadata

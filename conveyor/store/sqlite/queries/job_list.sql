@@ -1,0 +1,11 @@
+SELECT id, job_id, job_type, queue, status, priority, parameters, progress, results, error, attempt,
+    max_attempts, crashes, max_crashes, timeout, checkpoint, created_at, run_at, started_at,
+    finished_at, worker_id, lease_expires_at, parent_id, depends_on, idempotency_key, webhook, metadata
+FROM conveyor_jobs
+WHERE (:status IS NULL OR status = :status)
+  AND (:job_type IS NULL OR job_type = :job_type)
+  AND (:queue IS NULL OR queue = :queue)
+  AND (:parent_id IS NULL OR parent_id = :parent_id)
+  AND (:cursor IS NULL OR id < :cursor)
+ORDER BY id DESC
+LIMIT :limit

@@ -1,0 +1,2 @@
+UPDATE conveyor_jobs SET status = 'pending'
+WHERE status = 'scheduled' AND run_at <= :now

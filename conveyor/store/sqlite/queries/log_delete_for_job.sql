@@ -1,0 +1,1 @@
+DELETE FROM conveyor_job_logs WHERE job_id = :job_id

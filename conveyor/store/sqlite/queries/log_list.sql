@@ -1,0 +1,1 @@
+SELECT timestamp, level, message FROM conveyor_job_logs WHERE job_id = ? ORDER BY id LIMIT ?

@@ -1,0 +1,437 @@
+"""The embedded store: one SQLite file in WAL mode, shared by every process on the machine.
+
+Durability: WAL with synchronous=NORMAL keeps every committed transaction across a kill -9 of
+any process (the WAL is written before COMMIT returns); add `?synchronous=FULL` to the URL to
+also survive power loss, at the cost of an fsync per commit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import parse_qs
+
+from ...errors import StoreError
+from ...job import ClaimedJob, Job, JobId, LogEntry, WorkerId
+from ...status import JobStatus
+from ..params import (
+    ClaimResult,
+    JobCancel,
+    JobCheckpoint,
+    JobClaim,
+    JobDelete,
+    JobFinish,
+    JobGet,
+    JobHeartbeat,
+    JobInsert,
+    JobList,
+    JobPage,
+    JobProgress,
+    JobPurge,
+    JobRescue,
+    JobRetry,
+    JobRetryFailed,
+    LogInsert,
+    LogList,
+    RescueResult,
+    StatsRead,
+    WorkerBeat,
+)
+from ..queries import load_migrations, load_queries
+from ..stats import summarize
+from .wakeup import SocketWakeup
+
+_SQLITE_HEADER = b"SQLite format 3\x00"
+Q = load_queries(__package__ or "conveyor.store.sqlite")
+MIGRATIONS = load_migrations(__package__ or "conveyor.store.sqlite")
+_dumps = json.dumps
+_loads = json.loads
+
+
+def _json_or_none(value: Any) -> str | None:
+    return None if value is None else _dumps(value)
+
+
+def _load_or_none(text: str | None) -> Any:
+    return None if text is None else _loads(text)
+
+
+def parse_sqlite_url(url: str) -> tuple[str, dict[str, str]]:
+    """`sqlite:///relative.db`, `sqlite:////abs/path.db`, optional `?synchronous=FULL`."""
+    rest = url.removeprefix("sqlite://")
+    if not rest.startswith("/"):
+        raise StoreError(f"invalid SQLite URL {url!r}: expected sqlite:///path/to/file.db")
+    path, _, query = rest[1:].partition("?")
+    if not path:
+        raise StoreError(f"invalid SQLite URL {url!r}: no file path")
+    options = {k: v[-1] for k, v in parse_qs(query).items()}
+    return path, options
+
+
+def _job_from_row(row: tuple[Any, ...]) -> Job:
+    return Job(
+        cursor=str(row[0]),
+        job_id=JobId(row[1]),
+        job_type=row[2],
+        queue=row[3],
+        status=JobStatus(row[4]),
+        priority=row[5],
+        parameters=_loads(row[6]),
+        progress=_load_or_none(row[7]),
+        results=_load_or_none(row[8]),
+        error=_load_or_none(row[9]),
+        attempt=row[10],
+        max_attempts=row[11],
+        crashes=row[12],
+        max_crashes=row[13],
+        timeout=row[14],
+        checkpoint=_load_or_none(row[15]),
+        created_at_ts=row[16],
+        run_at_ts=row[17],
+        started_at_ts=row[18],
+        finished_at_ts=row[19],
+        worker_id=row[20],
+        lease_expires_at_ts=row[21],
+        parent_id=row[22],
+        depends_on=tuple(_loads(row[23])),
+        idempotency_key=row[24],
+        webhook=_load_or_none(row[25]),
+        metadata=_loads(row[26]),
+    )
+
+
+class SQLiteStore:
+    dialect = "sqlite"
+
+    def __init__(self, url: str, *, create: bool = True) -> None:
+        self.url = url
+        self.path, options = parse_sqlite_url(url)
+        self.synchronous = options.get("synchronous", "NORMAL").upper()
+        if self.synchronous not in ("OFF", "NORMAL", "FULL", "EXTRA"):
+            raise StoreError(f"invalid synchronous={self.synchronous!r} in {url!r}")
+        self._check_file(create)
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._closed = False
+        self.wakeup = SocketWakeup(self.path)
+
+    # -- connections -------------------------------------------------------------------------
+
+    def _check_file(self, create: bool) -> None:
+        """Refuse, before touching it, a file that is missing (for readers), corrupt or foreign."""
+        if not os.path.exists(self.path):
+            if not create:
+                raise StoreError(f"database {self.path} does not exist")
+            parent = os.path.dirname(os.path.abspath(self.path))
+            if not os.path.isdir(parent):
+                raise StoreError(f"cannot create database {self.path}: folder {parent} does not exist")
+            return
+        if os.path.isdir(self.path):
+            raise StoreError(f"database path {self.path} is a directory")
+        with open(self.path, "rb") as fh:
+            header = fh.read(16)
+        if header and header != _SQLITE_HEADER:
+            raise StoreError(f"{self.path} is not a SQLite database (left untouched)")
+        if not header:
+            return  # an empty file is a fresh database
+        conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
+        try:
+            tables = {row[0] for row in conn.execute(Q.table_names)}
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path} is corrupt or unreadable: {exc} (left untouched)") from None
+        finally:
+            conn.close()
+        if tables and "conveyor_schema_version" not in tables:
+            names = ", ".join(sorted(tables)[:5])
+            raise StoreError(
+                f"{self.path} is a SQLite database of another application (tables: {names}); "
+                "refusing to touch it"
+            )
+
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            if self._closed:
+                raise StoreError("store is closed")
+            conn = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=30.0
+            )
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(f"PRAGMA synchronous={self.synchronous}")
+            conn.execute("PRAGMA busy_timeout=30000")
+            conn.execute("PRAGMA cache_size=-32000")
+            conn.execute("PRAGMA temp_store=MEMORY")
+            self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        conn = self._conn()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot write to {self.path}: {exc}") from exc
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        else:
+            try:
+                conn.execute("COMMIT")
+            except sqlite3.DatabaseError as exc:
+                with contextlib.suppress(sqlite3.DatabaseError):
+                    conn.execute("ROLLBACK")
+                raise StoreError(f"commit to {self.path} failed: {exc}") from exc
+
+    def _read(self, sql: str, params: Any = ()) -> list[Any]:
+        try:
+            return self._conn().execute(sql, params).fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot read {self.path}: {exc}") from exc
+
+    def close(self) -> None:
+        self._closed = True
+        with self._lock:
+            conns, self._all = self._all, []
+        for conn in conns:
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
+        self._local = threading.local()
+        self.wakeup.close()
+
+    # -- schema --------------------------------------------------------------------------------
+
+    def schema_version(self) -> int:
+        tables = {row[0] for row in self._read(Q.table_names)}
+        if "conveyor_schema_version" not in tables:
+            return 0
+        return int(self._read(Q.schema_version_read)[0][0])
+
+    def migrate(self) -> None:
+        with self._write() as conn:
+            conn.execute(Q.schema_version_create)
+            current = conn.execute(Q.schema_version_read).fetchone()[0]
+            for migration in MIGRATIONS:
+                if migration.version <= current:
+                    continue
+                for statement in _split_statements(migration.sql):
+                    conn.execute(statement)
+                conn.execute(Q.schema_version_insert, (migration.version, time.time()))
+
+    def latest_version(self) -> int:
+        return MIGRATIONS[-1].version
+
+    # -- enqueue -------------------------------------------------------------------------------
+
+    def job_insert(self, p: JobInsert) -> list[tuple[Job, bool]]:
+        rows = [
+            (
+                j.job_id, j.job_type, j.queue, j.status.value, j.priority, _dumps(j.parameters),
+                j.max_attempts, j.max_crashes, j.timeout, j.created_at, j.run_at, j.parent_id,
+                _dumps(list(j.depends_on)), j.idempotency_key, _json_or_none(j.webhook),
+                _dumps(j.metadata),
+            )
+            for j in p.jobs
+        ]
+        keyed = any(j.idempotency_key is not None for j in p.jobs)
+        with self._write() as conn:
+            if not keyed:
+                conn.executemany(Q.job_insert, rows)
+                return [(Job.from_new(j), True) for j in p.jobs]
+            out = []
+            for new, row in zip(p.jobs, rows, strict=True):
+                if conn.execute(Q.job_insert, row).rowcount == 1:
+                    out.append((Job.from_new(new), True))
+                else:
+                    existing = conn.execute(Q.job_get_by_idempotency_key, (new.idempotency_key,))
+                    out.append((_job_from_row(existing.fetchone()), False))
+            return out
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    def job_get(self, p: JobGet) -> Job | None:
+        rows = self._read(Q.job_get, (p.job_id,))
+        return _job_from_row(rows[0]) if rows else None
+
+    def job_list(self, p: JobList) -> JobPage:
+        cursor = int(p.cursor) if p.cursor and p.cursor.isdigit() else None
+        rows = self._read(
+            Q.job_list,
+            {
+                "status": p.status.value if p.status else None,
+                "job_type": p.job_type,
+                "queue": p.queue,
+                "parent_id": p.parent_id,
+                "cursor": cursor,
+                "limit": p.limit + 1,
+            },
+        )
+        jobs = [_job_from_row(r) for r in rows[: p.limit]]
+        next_cursor = jobs[-1].cursor if len(rows) > p.limit and jobs else None
+        return JobPage(jobs=jobs, next_cursor=next_cursor)
+
+    def log_list(self, p: LogList) -> list[LogEntry]:
+        return [LogEntry(ts, level, msg) for ts, level, msg in self._read(Q.log_list, (p.job_id, p.limit))]
+
+    # -- the worker's hot path -----------------------------------------------------------------
+
+    def job_claim(self, p: JobClaim) -> ClaimResult:
+        base = {"worker_id": p.worker_id, "now": p.now, "lease_expires_at": p.now + p.lease_seconds}
+        next_scheduled = None
+        claimed: list[tuple[Any, ...]] = []
+        with self._write() as conn:
+            if p.promote_due:
+                conn.execute(Q.job_promote_due, {"now": p.now})
+                next_scheduled = conn.execute(Q.job_next_scheduled).fetchone()[0]
+            if p.queues is None:
+                claimed = conn.execute(Q.job_claim_any, {**base, "limit": p.limit}).fetchall()
+            else:
+                for queue in p.queues:
+                    left = p.limit - len(claimed)
+                    if left <= 0:
+                        break
+                    params = {**base, "queue": queue, "limit": left}
+                    claimed.extend(conn.execute(Q.job_claim, params).fetchall())
+        claimed.sort(key=lambda r: (-r[4], r[0]))
+        worker_id = p.worker_id
+        jobs = [
+            ClaimedJob(
+                seq=r[0], job_id=r[1], job_type=r[2], queue=r[3], priority=r[4],
+                parameters=_loads(r[5]), attempt=r[6], max_attempts=r[7], timeout=r[8],
+                checkpoint=_load_or_none(r[9]), metadata=_loads(r[10]), worker_id=worker_id,
+            )
+            for r in claimed
+        ]
+        return ClaimResult(jobs=jobs, next_scheduled_at=next_scheduled)
+
+    def job_finish(self, p: JobFinish) -> list[JobId]:
+        applied = []
+        with self._write() as conn:
+            for t in p.transitions:
+                terminal = t.status.is_terminal
+                params = {
+                    "status": t.status.value,
+                    "results": _json_or_none(t.results) if terminal else None,
+                    "error": _json_or_none(t.error),
+                    "run_at": t.run_at,
+                    "finished_at": p.now if terminal else None,
+                    "release": 1 if t.release else 0,
+                    "job_id": t.job.job_id,
+                    "attempt": t.job.attempt,
+                    "worker_id": t.job.worker_id,
+                }
+                if conn.execute(Q.job_finish, params).rowcount:
+                    applied.append(t.job.job_id)
+        return applied
+
+    def job_heartbeat(self, p: JobHeartbeat) -> list[JobId]:
+        params = {"worker_id": p.worker_id, "lease_expires_at": p.now + p.lease_seconds}
+        with self._write() as conn:
+            owned = {row[0] for row in conn.execute(Q.job_heartbeat, params)}
+        return [job_id for job_id in p.job_ids if job_id not in owned]
+
+    def job_rescue_expired(self, p: JobRescue) -> RescueResult:
+        with self._write() as conn:
+            rows = conn.execute(Q.job_rescue_expired, {"now": p.now}).fetchall()
+        return RescueResult(
+            requeued=[JobId(r[0]) for r in rows if r[1] == "pending"],
+            quarantined=[JobId(r[0]) for r in rows if r[1] == "failed"],
+        )
+
+    def job_next_lease_expiry(self) -> float | None:
+        value = self._read(Q.job_next_lease_expiry)[0][0]
+        return None if value is None else float(value)
+
+    def job_progress(self, p: JobProgress) -> bool:
+        params = {"progress": _dumps(p.progress), "job_id": p.job_id, "attempt": p.attempt,
+                  "worker_id": p.worker_id}
+        with self._write() as conn:
+            return conn.execute(Q.job_progress, params).rowcount == 1
+
+    def job_checkpoint(self, p: JobCheckpoint) -> bool:
+        params = {"checkpoint": _dumps(p.data), "job_id": p.job_id, "attempt": p.attempt,
+                  "worker_id": p.worker_id}
+        with self._write() as conn:
+            return conn.execute(Q.job_checkpoint, params).rowcount == 1
+
+    def log_insert(self, p: LogInsert) -> None:
+        rows = [(p.job_id, e.timestamp, e.level, e.message) for e in p.entries]
+        with self._write() as conn:
+            conn.executemany(Q.log_insert, rows)
+
+    def worker_beat(self, p: WorkerBeat) -> None:
+        params = {"worker_id": p.worker_id, "info": _dumps(p.info), "now": p.now,
+                  "stopped_at": p.now if p.stopping else None}
+        with self._write() as conn:
+            conn.execute(Q.worker_beat, params)
+
+    # -- admin ---------------------------------------------------------------------------------
+
+    def _update_then_get(self, sql: str, params: dict[str, Any]) -> Job | None:
+        with self._write() as conn:
+            conn.execute(sql, params)
+            row = conn.execute(Q.job_get, (params["job_id"],)).fetchone()
+        return _job_from_row(row) if row else None
+
+    def job_cancel(self, p: JobCancel) -> Job | None:
+        return self._update_then_get(Q.job_cancel, {"job_id": p.job_id, "now": p.now, "reason": p.reason})
+
+    def job_retry(self, p: JobRetry) -> Job | None:
+        return self._update_then_get(Q.job_retry, {"job_id": p.job_id, "now": p.now})
+
+    def job_retry_failed(self, p: JobRetryFailed) -> int:
+        params = {"now": p.now, "job_type": p.job_type, "queue": p.queue}
+        with self._write() as conn:
+            return conn.execute(Q.job_retry_failed, params).rowcount
+
+    def job_delete(self, p: JobDelete) -> bool:
+        with self._write() as conn:
+            deleted = conn.execute(Q.job_delete, {"job_id": p.job_id}).rowcount == 1
+            if deleted:
+                conn.execute(Q.log_delete_for_job, {"job_id": p.job_id})
+        return deleted
+
+    def job_purge(self, p: JobPurge) -> int:
+        params = {"before": p.finished_before, "statuses": _dumps([s.value for s in p.statuses])}
+        with self._write() as conn:
+            conn.execute(Q.job_purge_logs, params)
+            return conn.execute(Q.job_purge, params).rowcount
+
+    def stats_read(self, p: StatsRead) -> dict[str, Any]:
+        since = p.now - p.window_seconds
+        counts = self._read(Q.stats_counts)
+        durations = [row[0] for row in self._read(Q.stats_durations, {"since": since})]
+        finished = dict(self._read(Q.stats_finished_window, {"since": since}))
+        oldest = self._read(Q.stats_oldest_pending)
+        oldest_run_at = oldest[0][0] if oldest else None
+        return summarize(counts, durations, finished, oldest_run_at, p)
+
+
+def _split_statements(script: str) -> list[str]:
+    statements, current = [], ""
+    for line in script.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            if current.strip():
+                statements.append(current.strip())
+            current = ""
+    if current.strip() and not all(
+        part.strip().startswith("--") or not part.strip() for part in current.splitlines()
+    ):
+        raise StoreError("migration ends with an incomplete statement")
+    return statements
+
+
+
+
+__all__ = ["SQLiteStore", "WorkerId"]

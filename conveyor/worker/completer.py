@@ -1,0 +1,80 @@
+"""Writes outcomes in batches: while one batch commits, the next accumulates (group commit)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from ..clock import Clock
+from ..job import ClaimedJob
+from ..outcome import Outcome, Transition, transition
+from ..retry import RetryPolicy
+from ..status import JobStatus
+from ..store import Store
+from ..store.params import JobFinish
+from .dbthread import DbThread
+
+log = logging.getLogger("conveyor.worker")
+
+
+class Completer:
+    def __init__(self, store: Store, db: DbThread, clock: Clock, policy: RetryPolicy) -> None:
+        self._store = store
+        self._db = db
+        self._clock = clock
+        self._policy = policy
+        self._pending: list[Transition] = []
+        self._ready = asyncio.Event()
+        self._writing = asyncio.Lock()
+        self.applied = 0
+        self.rejected = 0
+
+    def submit(self, job: ClaimedJob, outcome: Outcome) -> None:
+        t = transition(job, outcome, self._policy, self._clock.now())
+        if t is not None:
+            self._pending.append(t)
+            self._ready.set()
+
+    async def run(self) -> None:
+        while True:
+            await self._ready.wait()
+            self._ready.clear()
+            async with self._writing:
+                await self._write_pending()
+
+    async def _write_pending(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, []
+            try:
+                applied = set(await self._db.call(self._store.job_finish, JobFinish(tuple(batch), self._clock.now())))
+            except Exception:
+                log.exception("writing %d job outcomes failed; retrying", len(batch))
+                self._pending[:0] = batch
+                await asyncio.sleep(0.5)
+                continue
+            self._after_write(batch, applied)
+
+    def _after_write(self, batch: list[Transition], applied: set[str]) -> None:
+        self.applied += len(applied)
+        wake_queues: set[str] = set()
+        earliest: float | None = None
+        for t in batch:
+            if t.job.job_id not in applied:
+                self.rejected += 1
+                log.warning(
+                    "outcome of job %s attempt %d rejected: this worker no longer holds its lease",
+                    t.job.job_id, t.job.attempt,
+                )
+            elif t.status is JobStatus.PENDING:
+                wake_queues.add(t.job.queue)
+            elif t.status is JobStatus.SCHEDULED and t.run_at is not None:
+                earliest = t.run_at if earliest is None else min(earliest, t.run_at)
+        for queue in wake_queues:
+            self._store.wakeup.notify(f"j:{queue}")
+        if earliest is not None:
+            self._store.wakeup.notify(f"s:{earliest}")
+
+    async def flush(self) -> None:
+        """Return once everything submitted so far is written."""
+        async with self._writing:
+            await self._write_pending()

@@ -1,0 +1,25 @@
+"""Runs blocking store calls off the event loop on one dedicated thread, in submission order."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+class DbThread:
+    def __init__(self, name: str = "conveyor-db") -> None:
+        # One thread: SQLite has one writer anyway, and order (progress before result) is kept.
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+
+    async def call(self, fn: Callable[[Any], T], arg: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, arg)
+
+    async def call0(self, fn: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn)
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=True)

@@ -1,0 +1,197 @@
+"""The worker process: wires fetcher, executor, completer, leases and maintenance; handles signals."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+from typing import TYPE_CHECKING, Any
+
+from ..context import JobContext
+from ..job import ClaimedJob, JobId, LogEntry, WorkerId
+from ..maintenance.pruner import Pruner
+from ..maintenance.rescuer import Rescuer
+from ..store.params import JobCheckpoint, JobProgress, LogInsert
+from .completer import Completer
+from .dbthread import DbThread
+from .executor import RunningJob, execute
+from .fetcher import Fetcher
+from .lease import LeaseKeeper
+from .threads import SyncPool
+
+if TYPE_CHECKING:
+    from ..app import Conveyor
+    from ..settings import Settings
+
+log = logging.getLogger("conveyor.worker")
+
+
+def new_worker_id() -> WorkerId:
+    return WorkerId(f"{socket.gethostname()}-{os.getpid()}-{os.urandom(3).hex()}")
+
+
+class Worker:
+    """One worker process's runtime. `await worker.run()` until `stop()` or SIGTERM/SIGINT."""
+
+    def __init__(self, app: Conveyor, settings: Settings | None = None) -> None:
+        self.app = app
+        self.settings = settings or app.settings
+        self.store = app.store
+        self.clock = app.clock
+        self.worker_id = new_worker_id()
+        self.running: dict[JobId, RunningJob] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._stop = asyncio.Event()
+        self._hard_stop = False
+        self.db = DbThread()
+        self.pool = SyncPool()
+        s = self.settings
+        self.completer = Completer(self.store, self.db, self.clock, app.retry_policy)
+        self.fetcher = Fetcher(
+            self.store, self.db, self.clock, self.worker_id, s.queues, s.concurrency,
+            s.claim_batch, s.lease_seconds, s.poll_interval,
+            in_flight=lambda: len(self.running), start=self._start,
+        )
+        self.leases = LeaseKeeper(
+            self.store, self.db, self.clock, self.worker_id, s.lease_seconds,
+            running_ids=lambda: list(self.running), on_lost=self._lost,
+            info={"queues": list(s.queues) if s.queues else None, "concurrency": s.concurrency},
+        )
+        self.rescuer = Rescuer(self.store, self.db, self.clock, s.lease_seconds)
+        self.pruner = Pruner(self.store, self.db, self.clock, s.retention_seconds)
+        self.started = asyncio.Event()
+
+    # -- the context backend (fenced writes for a running attempt) -----------------------------
+
+    async def save_progress(self, job: ClaimedJob, progress: dict[str, Any]) -> None:
+        await self.db.call(self.store.job_progress, JobProgress(job.job_id, job.attempt, job.worker_id, progress))
+
+    async def save_log(self, job: ClaimedJob, level: str, message: str) -> None:
+        getattr(logging.getLogger("conveyor.job"), level)("[%s] %s", job.job_id, message)
+        entry = LogEntry(self.clock.now(), level, message)
+        await self.db.call(self.store.log_insert, LogInsert(job.job_id, (entry,)))
+
+    async def save_checkpoint(self, job: ClaimedJob, data: Any) -> None:
+        await self.db.call(self.store.job_checkpoint, JobCheckpoint(job.job_id, job.attempt, job.worker_id, data))
+
+    # -- job lifecycle ---------------------------------------------------------------------------
+
+    def _start(self, job: ClaimedJob) -> None:
+        running = RunningJob(job=job, ctx=JobContext(job, self))
+        self.running[job.job_id] = running
+        task = asyncio.get_running_loop().create_task(self._run_job(running))
+        running.task = task
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run_job(self, running: RunningJob) -> None:
+        try:
+            outcome = await execute(self.app.handlers.get(running.job.job_type), running, self.pool)
+        finally:
+            self.running.pop(running.job.job_id, None)
+            self.fetcher.slot_freed()
+        self.completer.submit(running.job, outcome)
+
+    def _interrupt(self, job_id: JobId, reason: str) -> None:
+        running = self.running.get(job_id)
+        if running is None or running.stop_reason is not None:
+            return
+        running.stop_reason = reason
+        running.ctx._mark_cancelled()
+        if running.task is not None:
+            running.task.cancel()
+
+    def _lost(self, job_id: JobId) -> None:
+        log.warning("job %s is no longer ours (cancelled, or lease lost); stopping it", job_id)
+        self._interrupt(job_id, "cancelled")
+
+    def _on_message(self, message: str) -> None:
+        if message.startswith("c:"):
+            self._interrupt(JobId(message[2:]), "cancelled")
+        else:
+            self.fetcher.on_message(message)
+
+    # -- run / stop ------------------------------------------------------------------------------
+
+    def stop(self, hard: bool = False) -> None:
+        self._hard_stop = self._hard_stop or hard
+        self.fetcher.stop()
+        self._stop.set()
+
+    async def run(self, install_signals: bool = True) -> None:
+        loop = asyncio.get_running_loop()
+        listener = self.store.wakeup.listen()
+        loop.add_reader(listener.fileno(), lambda: [self._on_message(m) for m in listener.drain()])
+        if install_signals:
+            self._install_signals(loop)
+        services = [
+            loop.create_task(self.completer.run()),
+            loop.create_task(self.leases.run()),
+            loop.create_task(self.rescuer.run()),
+            loop.create_task(self.pruner.run()),
+        ]
+        fetcher = loop.create_task(self.fetcher.run())
+        log.info("worker %s started (concurrency %d)", self.worker_id, self.settings.concurrency)
+        self.started.set()
+        try:
+            await self._stop.wait()
+        finally:
+            await self._shutdown(fetcher, services, listener, loop)
+
+    def _install_signals(self, loop: asyncio.AbstractEventLoop) -> None:
+        def on_signal(sig: int) -> None:
+            hard = self._stop.is_set()  # a second signal: don't wait out the grace period
+            log.info("received %s; %s", signal.Signals(sig).name, "stopping now" if hard else "shutting down gracefully")
+            self.stop(hard=hard)
+
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, on_signal, sig)
+
+    async def _shutdown(self, fetcher: asyncio.Task[Any], services: list[asyncio.Task[Any]], listener: Any, loop: asyncio.AbstractEventLoop) -> None:
+        self.fetcher.stop()
+        with contextlib.suppress(Exception):
+            await fetcher
+        in_flight = [r.task for r in self.running.values() if r.task is not None]
+        if in_flight and not self._hard_stop:
+            log.info("waiting up to %.1fs for %d running job(s)", self.settings.shutdown_grace_seconds, len(in_flight))
+            await self._wait_in_flight(in_flight)
+        for job_id in list(self.running):
+            self._interrupt(job_id, "shutdown")
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=5)
+        await self.completer.flush()
+        with contextlib.suppress(Exception):
+            await self.leases.stopped()
+        for task in services:
+            task.cancel()
+        await asyncio.gather(*services, return_exceptions=True)
+        loop.remove_reader(listener.fileno())
+        listener.close()
+        self.pool.shutdown()
+        self.db.shutdown()
+        log.info("worker %s stopped", self.worker_id)
+
+    async def _wait_in_flight(self, tasks: list[asyncio.Task[Any]]) -> None:
+        pending = set(tasks)
+        deadline = loop_time() + self.settings.shutdown_grace_seconds
+        while pending and not self._hard_stop:
+            remaining = deadline - loop_time()
+            if remaining <= 0:
+                return
+            _, pending = await asyncio.wait(pending, timeout=min(remaining, 0.2))
+
+
+def loop_time() -> float:
+    return asyncio.get_running_loop().time()
+
+
+def run_worker(app: Conveyor, settings: Settings | None = None) -> None:
+    """Run one worker in this process until SIGTERM/SIGINT (blocking)."""
+
+    async def main() -> None:
+        await Worker(app, settings).run()
+
+    asyncio.run(main())
