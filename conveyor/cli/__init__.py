@@ -1,0 +1,73 @@
+"""The `conveyor` command line (SPEC §6)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from typing import Any
+
+import click
+
+from .. import __version__
+
+
+class ConveyorGroup(click.Group):
+    """Every error ends as one `Error: …` line on stderr and a non-zero exit, never a traceback."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        kwargs["standalone_mode"] = False
+        try:
+            return super().main(*args, **kwargs)
+        except click.exceptions.Exit as exc:
+            sys.exit(exc.exit_code)
+        except click.UsageError as exc:
+            where = f" ({exc.ctx.command_path})" if exc.ctx else ""
+            click.echo(f"Error{where}: {exc.format_message()}", err=True)
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            click.echo(f"Error: {exc.format_message()}", err=True)
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("Aborted.", err=True)
+            sys.exit(130)
+        except BrokenPipeError:
+            sys.exit(0)
+
+
+@click.group(cls=ConveyorGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="conveyor")
+@click.option(
+    "--log-level",
+    default="info",
+    envvar="CONVEYOR_LOG_LEVEL",
+    show_envvar=True,
+    type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
+    help="Logging level for workers and servers.",
+)
+def cli(log_level: str) -> None:
+    """Conveyor: durable background jobs on SQLite or PostgreSQL."""
+    logging.basicConfig(
+        level=getattr(logging, log_level.upper()),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def _register_commands() -> None:
+    from . import jobs, worker
+
+    for module in (worker, jobs):
+        for command in module.COMMANDS:
+            cli.add_command(command)
+
+
+_register_commands()
+
+
+def main() -> None:
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    cli.main(prog_name="conveyor")
+
+
+__all__ = ["cli", "main"]
