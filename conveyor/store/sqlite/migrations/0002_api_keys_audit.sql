@@ -1,0 +1,1 @@
+-- API keys and the audit log (see conveyor/api). Filled in by the HTTP API work.

@@ -1,0 +1,1 @@
+-- Webhook outbox and delivery attempts. Filled in by the webhooks work.
