@@ -1,0 +1,110 @@
+"""What the benchmark measures: workloads (W1–W4 of issue 6), their sizes, and issue 2's targets."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Target:
+    """`op` is ">=", "<=" or ">"; the threshold is `value`, or the median of row `row`."""
+
+    op: str
+    value: float | None = None
+    row: str | None = None
+
+    def threshold(self, medians: Mapping[str, float]) -> float | None:
+        return medians.get(self.row) if self.row is not None else self.value
+
+    def passes(self, value: float, medians: Mapping[str, float]) -> bool | None:
+        limit = self.threshold(medians)
+        if limit is None:
+            return None
+        return {">=": value >= limit, "<=": value <= limit, ">": value > limit}[self.op]
+
+    def describe(self, rows: Mapping[str, Row]) -> str:
+        if self.row is not None:
+            return f"{self.op} {rows[self.row].short}"
+        assert self.value is not None
+        return f"{self.op} {self.value:,.4g}" if self.value < 1000 else f"{self.op} {self.value:,.0f}"
+
+
+@dataclass(frozen=True)
+class Row:
+    key: str
+    workload: str  # "W2 drain"
+    label: str  # what exactly was measured
+    figure: str  # key in the measurement's JSON
+    unit: str
+    target: Target | None = None
+    short: str = ""  # how another row's target names this one
+
+
+@dataclass(frozen=True)
+class Case:
+    """One measurement function (run `runs` times, each in a fresh process on fresh stores)."""
+
+    key: str
+    function: str
+    params: dict[str, Any]
+    rows: tuple[Row, ...]
+    # Stores the function gets, by parameter name: {"store_url": (0, False)} is one empty store
+    # per run; (n, True) is filled with n pending jobs once and kept across runs.
+    stores: dict[str, tuple[int, bool]] = field(default_factory=lambda: {"store_url": (0, False)})
+
+
+@dataclass(frozen=True)
+class Sizes:
+    single: int = 10_000
+    bulk: int = 100_000
+    bulk_batches: tuple[int, ...] = (10_000, 1_000)
+    drain: int = 10_000
+    latency_jobs: int = 200
+    latency_rate: float = 50.0
+    claim_small: int = 10_000
+    claim_big: int = 1_000_000
+    claim_batch: int = 100
+    claims: int = 30
+
+
+FULL = Sizes()
+QUICK = Sizes(single=2_000, bulk=20_000, bulk_batches=(10_000,), drain=2_000, latency_jobs=50,
+              claim_big=100_000, claims=10)
+
+
+def cases(s: Sizes, concurrency: int, claim_batch: int) -> list[Case]:
+    out = [
+        Case("enqueue_single", "enqueue_single", {"n": s.single}, (
+            Row("enqueue_single", "W1 enqueue", f"app.enqueue × {s.single:,} (one commit each)",
+                "jobs_per_s", "jobs/s", Target(">=", 10_000)),
+        )),
+    ]
+    for batch in s.bulk_batches:
+        out.append(Case(f"enqueue_many_{batch}", "enqueue_bulk", {"n": s.bulk, "batch": batch}, (
+            Row(f"enqueue_many_{batch}", "W1 enqueue", f"app.enqueue_many {s.bulk:,} in batches of {batch:,}",
+                "jobs_per_s", "jobs/s", Target(">=", 100_000)),
+        )))
+    for processes in (1, 2):
+        worker = f"{processes} process{'es' if processes > 1 else ''}, concurrency {concurrency}, claim_batch {claim_batch}"
+        target = Target(">=", 10_000) if processes == 1 else Target(">", row="drain_1")
+        out.append(Case(f"drain_{processes}", "drain",
+                        {"n": s.drain, "processes": processes, "concurrency": concurrency, "claim_batch": claim_batch}, (
+            Row(f"drain_{processes}", "W2 drain", f"{s.drain:,} queued no-op jobs; {worker}",
+                "jobs_per_s", "jobs/s", target, short="1 process"),
+        )))
+    lat = f"idle worker, {s.latency_jobs} jobs at {s.latency_rate:g}/s, enqueue call → handler start"
+    out.append(Case("latency", "latency", {"n": s.latency_jobs, "rate": s.latency_rate}, (
+        Row("latency_p50", "W3 latency", f"p50, {lat}", "p50_ms", "ms", Target("<=", 2.0)),
+        Row("latency_p95", "W3 latency", "p95", "p95_ms", "ms"),
+        Row("latency_p99", "W3 latency", "p99", "p99_ms", "ms"),
+    )))
+    out.append(Case("claim", "claim", {"batch": s.claim_batch, "claims": s.claims}, (
+        Row("claim_small", "W4 claim", f"one claim of {s.claim_batch} with {s.claim_small:,} pending",
+            "small_ms", "ms"),
+        Row("claim_big", "W4 claim", f"one claim of {s.claim_batch} with {s.claim_big:,} pending", "big_ms", "ms"),
+        Row("claim_ratio", "W4 claim", f"{s.claim_big:,} vs {s.claim_small:,} pending", "ratio", "×",
+            Target("<=", 1.5)),
+    ), stores={"small_url": (s.claim_small, False), "big_url": (s.claim_big, True)}))
+    return out

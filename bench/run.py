@@ -1,0 +1,136 @@
+"""The orchestrator: `python -m bench` (or `python bench/run.py`). See bench/README.md.
+
+Runs every case `--runs` times, round-robin (run 1 of every case, then run 2, …) so a burst of
+machine noise spreads over all figures instead of sinking one; each run is a fresh process on
+fresh stores; prints the medians as a Rich table and writes bench/results/latest.{md,json}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # `python bench/run.py`
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.plan import FULL, QUICK, Case, cases
+from bench.report import Outcome, render
+from bench.stores import Stores, postgres_problem
+from bench.systems import SYSTEMS, System
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+DEFAULT_CONCURRENCY = 100
+DEFAULT_CLAIM_BATCH = 100
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench", description="Conveyor's benchmark (issue 2 §9, issue 6).")
+    p.add_argument("--runs", type=int, default=3, help="runs per figure; the table shows the median [3]")
+    p.add_argument("--quick", action="store_true", help="small sizes: a sanity run, not figures to quote")
+    p.add_argument("--postgres", metavar="URL", help="also run every workload on PostgreSQL at URL "
+                   "(the role needs CREATEDB: each run gets a fresh database)")
+    p.add_argument("--no-sqlite", action="store_true", help="skip the SQLite rows")
+    p.add_argument("--only", metavar="CASES", help="comma-separated case keys, e.g. drain_1,latency")
+    p.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY, help="drain workers' --concurrency")
+    p.add_argument("--claim-batch", type=int, default=DEFAULT_CLAIM_BATCH, help="drain workers' claim_batch")
+    p.add_argument("--workdir", type=Path, help="where SQLite files go [a temp folder on the default disk]")
+    p.add_argument("--out", type=Path, default=RESULTS / "latest.md", help="Markdown output [bench/results/latest.md]")
+    args = p.parse_args(argv)
+    if args.runs < 1:
+        p.error("--runs must be at least 1")
+    return args
+
+
+def measure(system: System, function: str, params: dict[str, Any], timeout: float = 1800) -> dict[str, Any]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    env.pop("CONVEYOR_DATABASE_URL", None)
+    proc = subprocess.run(
+        [system.python, "-m", "bench.measure", system.name, function, json.dumps(params)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False,
+    )
+    lines = proc.stdout.strip().splitlines()
+    if proc.returncode != 0 or not lines:
+        tail = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
+        raise RuntimeError(f"{function} exited {proc.returncode}: {tail}")
+    figures: dict[str, Any] = json.loads(lines[-1])
+    return figures
+
+
+def run_case(system: System, case: Case, stores: Stores) -> dict[str, Any]:
+    with contextlib.ExitStack() as stack:
+        urls: dict[str, str] = {}
+        for param, (jobs, keep) in case.stores.items():
+            if keep:
+                url, created = stores.kept(f"{case.key}_{param}")
+                if created and jobs:
+                    print(f"    preparing {jobs:,} pending jobs for {case.key} (once) …", flush=True)
+                    measure(system, "prepare", {"store_url": url, "n": jobs})
+            else:
+                url = stack.enter_context(stores.fresh())
+                if jobs:
+                    measure(system, "prepare", {"store_url": url, "n": jobs})
+            urls[param] = url
+        return measure(system, case.function, {**case.params, **urls})
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    sizes = QUICK if args.quick else FULL
+    plan = cases(sizes, args.concurrency, args.claim_batch)
+    if args.only:
+        wanted = set(args.only.split(","))
+        plan = [c for c in plan if c.key in wanted or c.function in wanted]
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="conveyor-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    system = SYSTEMS["conveyor"]
+    kinds: dict[str, Stores] = {}
+    skipped: list[str] = []
+    if not args.no_sqlite:
+        kinds["sqlite"] = Stores("sqlite", workdir)
+    if args.postgres:
+        problem = postgres_problem(args.postgres)
+        if problem:
+            skipped.append(f"conveyor/postgres: skipped: {problem}")
+            print(f"skipping PostgreSQL rows: {problem}", flush=True)
+        else:
+            kinds["postgres"] = Stores("postgres", workdir, args.postgres)
+    outcome = Outcome(plan=plan, runs=args.runs, quick=args.quick, skipped=skipped, load_before=os.getloadavg())
+    started = time.monotonic()
+    try:
+        for run in range(1, args.runs + 1):
+            for kind, stores in kinds.items():
+                for case in plan:
+                    label = f"[run {run}/{args.runs}] {system.name}/{kind} {case.key}"
+                    try:
+                        figures = run_case(system, case, stores)
+                    except Exception as exc:  # one failed run is reported, the rest go on
+                        outcome.add_error(system.name, kind, case.key, str(exc))
+                        print(f"{label}: FAILED: {exc}", flush=True)
+                        continue
+                    outcome.add(system.name, kind, case.key, figures)
+                    shown = ", ".join(f"{k}={v:,.4g}" for k, v in figures.items() if isinstance(v, int | float))
+                    print(f"{label}: {shown}", flush=True)
+    finally:
+        for stores in kinds.values():
+            stores.close()
+        if args.workdir is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+    outcome.load_after = os.getloadavg()
+    outcome.seconds = time.monotonic() - started
+    render(outcome, args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

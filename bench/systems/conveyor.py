@@ -1,0 +1,214 @@
+"""Conveyor's side of each workload. Every function runs one measurement and returns its figures.
+
+Workers are real `conveyor worker` subprocesses (`--processes N` for several), started with the
+benchmark's handlers; the measuring process only enqueues and reads the store through the public
+API, so it runs unchanged on any store URL (SQLite today, PostgreSQL when that store exists).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from conveyor import Conveyor, JobStatus
+from conveyor.job import WorkerId
+from conveyor.store.params import JobClaim
+
+from .conveyor_app import register
+
+ROOT = Path(__file__).resolve().parents[2]
+APP_SPEC = "bench.systems.conveyor_app:create_app"
+
+
+def _app(url: str) -> Conveyor:
+    app = register(Conveyor(url))
+    app.open()
+    return app
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+# -- W1 enqueue ----------------------------------------------------------------------------------
+
+
+def enqueue_single(store_url: str, n: int) -> dict[str, Any]:
+    """`app.enqueue` one job at a time, each its own committed transaction."""
+    with _app(store_url) as app:
+        for i in range(min(200, n)):  # warm-up: connection, statement cache, first pages
+            app.enqueue("noop", {"i": i})
+        start = time.perf_counter()
+        for i in range(n):
+            app.enqueue("noop", {"i": i})
+        elapsed = time.perf_counter() - start
+    return {"jobs_per_s": n / elapsed, "us_per_job": elapsed / n * 1e6}
+
+
+def enqueue_bulk(store_url: str, n: int, batch: int) -> dict[str, Any]:
+    """`app.enqueue_many` in batches: one transaction per batch."""
+    specs = [("noop", {"i": i}) for i in range(n)]
+    with _app(store_url) as app:
+        app.enqueue_many(specs[: min(batch, 1000)])  # warm-up
+        start = time.perf_counter()
+        for offset in range(0, n, batch):
+            app.enqueue_many(specs[offset : offset + batch])
+        elapsed = time.perf_counter() - start
+    return {"jobs_per_s": n / elapsed}
+
+
+# -- workers as subprocesses ---------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _worker(store_url: str, processes: int = 1, concurrency: int = 10, claim_batch: int = 100) -> Iterator[subprocess.Popen[bytes]]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    env["CONVEYOR_CLAIM_BATCH"] = str(claim_batch)
+    env["CONVEYOR_LOG_LEVEL"] = "warning"
+    command = [
+        sys.executable, "-m", "conveyor", "worker", "--app", APP_SPEC, "--db", store_url,
+        "--concurrency", str(concurrency), "--processes", str(processes),
+    ]
+    proc = subprocess.Popen(command, env=env, cwd=ROOT)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _all_jobs(app: Conveyor) -> list[Any]:
+    jobs, cursor = [], None
+    while True:
+        page = app.list(limit=1000, cursor=cursor)
+        jobs.extend(page.jobs)
+        if page.next_cursor is None:
+            return jobs
+        cursor = page.next_cursor
+
+
+def _wait_drained(app: Conveyor, last_id: str, proc: subprocess.Popen[bytes], timeout: float) -> float:
+    """Poll until every job is terminal; returns when that was seen (time.time())."""
+    deadline = time.monotonic() + timeout
+    while not app.get(last_id).status.is_terminal:  # FIFO: the last job enqueued ends (about) last
+        _check_alive(proc, deadline)
+        time.sleep(0.005)
+    while True:
+        by_status = app.stats()["by_status"]
+        if not any(by_status[s] for s in ("pending", "running", "scheduled", "waiting")):
+            return time.time()
+        _check_alive(proc, deadline)
+        time.sleep(0.01)
+
+
+def _check_alive(proc: subprocess.Popen[bytes], deadline: float) -> None:
+    if proc.poll() is not None:
+        raise RuntimeError(f"worker exited early with code {proc.returncode}")
+    if time.monotonic() > deadline:
+        raise TimeoutError("jobs did not drain in time")
+
+
+# -- W2 drain ------------------------------------------------------------------------------------
+
+
+def drain(store_url: str, n: int, processes: int, concurrency: int, claim_batch: int) -> dict[str, Any]:
+    """`n` queued no-op jobs, then start the worker(s); from the first claim to the last finish.
+
+    The window is read from the jobs themselves (min `started_at` .. max `finished_at`), so neither
+    interpreter start-up nor the polling interval is counted; `startup_s` reports the former.
+    """
+    with _app(store_url) as app:
+        last = app.enqueue_many([("noop", {"i": i}) for i in range(n)])[-1]
+        spawned = time.time()
+        with _worker(store_url, processes, concurrency, claim_batch) as proc:
+            seen = _wait_drained(app, last.job_id, proc, timeout=max(120.0, n / 100))
+        jobs = _all_jobs(app)
+    completed = [j for j in jobs if j.status is JobStatus.COMPLETED]
+    if len(completed) != n:
+        raise RuntimeError(f"{len(completed)} of {n} jobs completed")
+    extra_attempts = sum(j.attempt - 1 for j in completed)
+    first = min(j.started_at_ts for j in completed)
+    last_done = max(j.finished_at_ts for j in completed)
+    return {
+        "jobs_per_s": n / (last_done - first),
+        "window_s": last_done - first,
+        "startup_s": first - spawned,
+        "seen_after_s": seen - last_done,
+        "extra_attempts": extra_attempts,
+    }
+
+
+# -- W3 latency ----------------------------------------------------------------------------------
+
+
+def latency(store_url: str, n: int, rate: float) -> dict[str, Any]:
+    """An idle worker in another process; `n` single enqueues at `rate`/s; call → handler start."""
+    with _app(store_url) as app, _worker(store_url) as proc:
+        for _ in range(10):  # worker up, listening and warm
+            app.wait(app.enqueue("stamp", {}).job_id, timeout=60)
+        sent: list[tuple[str, float]] = []
+        start = time.perf_counter()
+        for i in range(n):
+            pause = start + i / rate - time.perf_counter()
+            if pause > 0:
+                time.sleep(pause)
+            called = time.time()
+            sent.append((app.enqueue("stamp", {}).job_id, called))
+        ms = []
+        for job_id, called in sent:
+            job = app.wait(job_id, timeout=30)
+            if job.status is not JobStatus.COMPLETED:
+                raise RuntimeError(f"latency job {job_id} ended {job.status.value}")
+            ms.append((job.results["t"] - called) * 1000)
+        _check_alive(proc, time.monotonic() + 1)
+    return {
+        "p50_ms": statistics.median(ms),
+        "p95_ms": _percentile(ms, 0.95),
+        "p99_ms": _percentile(ms, 0.99),
+        "max_ms": max(ms),
+    }
+
+
+# -- W4 claim cost -------------------------------------------------------------------------------
+
+
+def prepare(store_url: str, n: int) -> dict[str, Any]:
+    """Fill a store with `n` pending no-op jobs (enqueue_many, 10,000 per transaction)."""
+    start = time.perf_counter()
+    with _app(store_url) as app:
+        for offset in range(0, n, 10_000):
+            app.enqueue_many([("noop", {"i": i}) for i in range(offset, min(n, offset + 10_000))])
+    return {"seconds": time.perf_counter() - start}
+
+
+def claim(small_url: str, big_url: str, batch: int, claims: int) -> dict[str, Any]:
+    """Time single claims of `batch` jobs, alternating between the small and the big backlog."""
+    with _app(small_url) as small, _app(big_url) as big:
+        times: dict[str, list[float]] = {"small": [], "big": []}
+        for i in range(claims + 3):
+            for name, app in (("small", small), ("big", big)):
+                params = JobClaim(WorkerId("bench-claim"), None, batch, time.time(), 3600.0, promote_due=False)
+                start = time.perf_counter()
+                got = app.store.job_claim(params)
+                elapsed = time.perf_counter() - start
+                if len(got.jobs) != batch:
+                    raise RuntimeError(f"claimed {len(got.jobs)} of {batch} from the {name} backlog")
+                if i >= 3:  # the first claims warm the page cache
+                    times[name].append(elapsed * 1000)
+    small_ms, big_ms = statistics.median(times["small"]), statistics.median(times["big"])
+    return {"small_ms": small_ms, "big_ms": big_ms, "ratio": big_ms / small_ms}
