@@ -7,6 +7,7 @@ The operations are sync (they are a few microseconds of SQL on the caller's thre
 from __future__ import annotations
 
 import asyncio
+import builtins
 import functools
 import math
 import threading
@@ -117,6 +118,23 @@ def _timestamp(value: datetime | float | int | str | None) -> float | None:
     return float(value)
 
 
+def _check_options(
+    queue: Any, priority: Any, max_attempts: Any, idempotency_key: Any, metadata: Any
+) -> None:
+    if not isinstance(queue, str) or len(queue) > MAX_QUEUE_NAME:
+        raise InvalidJobOptions(f"queue must be a string of at most {MAX_QUEUE_NAME} characters", field="queue")
+    if isinstance(priority, bool) or not isinstance(priority, int) or not MIN_PRIORITY <= priority <= MAX_PRIORITY:
+        raise InvalidJobOptions(f"priority must be an integer {MIN_PRIORITY}–{MAX_PRIORITY}", field="priority")
+    if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or not 1 <= max_attempts <= 1000:
+        raise InvalidJobOptions("max_attempts must be an integer 1–1000", field="max_attempts")
+    if idempotency_key is not None and (
+        not isinstance(idempotency_key, str) or not 0 < len(idempotency_key) <= MAX_KEY_LENGTH
+    ):
+        raise InvalidJobOptions(f"idempotency_key must be 1–{MAX_KEY_LENGTH} characters", field="idempotency_key")
+    if metadata is not None and not isinstance(metadata, dict):
+        raise InvalidJobOptions("metadata must be an object", field="metadata")
+
+
 class Conveyor:
     """The application object: register handlers, enqueue and inspect jobs, run workers."""
 
@@ -205,7 +223,9 @@ class Conveyor:
             raise ValueError("job_type must be a non-empty string")
         if job_type in self._handlers:
             raise ValueError(f"a handler for {job_type!r} is already registered")
-        handler = Handler.build(job_type, fn, queue=queue, priority=priority, max_attempts=max_attempts, timeout=timeout)
+        handler = Handler.build(
+            job_type, fn, queue=queue, priority=priority, max_attempts=max_attempts, timeout=timeout
+        )
         self._handlers[job_type] = handler
         return handler
 
@@ -259,12 +279,11 @@ class Conveyor:
             raise InvalidParameters("parameters must be a JSON object", field="parameters")
         now = self.clock.now() if now is None else now
         queue = queue or (handler.queue if handler else None) or DEFAULT_QUEUE
-        if not isinstance(queue, str) or len(queue) > MAX_QUEUE_NAME:
-            raise InvalidJobOptions(f"queue must be a string of at most {MAX_QUEUE_NAME} characters", field="queue")
         if priority is None:
             priority = handler.priority if handler and handler.priority is not None else DEFAULT_PRIORITY
-        if isinstance(priority, bool) or not isinstance(priority, int) or not MIN_PRIORITY <= priority <= MAX_PRIORITY:
-            raise InvalidJobOptions(f"priority must be an integer {MIN_PRIORITY}–{MAX_PRIORITY}", field="priority")
+        if max_attempts is None:
+            max_attempts = handler.max_attempts if handler and handler.max_attempts else self.settings.max_attempts
+        _check_options(queue, priority, max_attempts, idempotency_key, metadata)
         delay_s = _seconds(delay, "delay")
         if delay_s is not None and delay_s < 0:
             raise InvalidJobOptions("delay must not be negative", field="delay")
@@ -272,17 +291,9 @@ class Conveyor:
         if at is not None and delay_s is not None:
             raise InvalidJobOptions("give delay or run_at, not both", field="run_at")
         due = at if at is not None else now + (delay_s or 0.0)
-        if max_attempts is None:
-            max_attempts = handler.max_attempts if handler and handler.max_attempts else self.settings.max_attempts
-        if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or not 1 <= max_attempts <= 1000:
-            raise InvalidJobOptions("max_attempts must be an integer 1–1000", field="max_attempts")
         timeout_s = _seconds(timeout, "timeout")
         if timeout_s is not None and timeout_s <= 0:
             raise InvalidJobOptions("timeout must be positive", field="timeout")
-        if idempotency_key is not None and (not isinstance(idempotency_key, str) or not 0 < len(idempotency_key) <= MAX_KEY_LENGTH):
-            raise InvalidJobOptions(f"idempotency_key must be 1–{MAX_KEY_LENGTH} characters", field="idempotency_key")
-        if metadata is not None and not isinstance(metadata, dict):
-            raise InvalidJobOptions("metadata must be an object", field="metadata")
         deps = tuple(JobId(str(d)) for d in depends_on)
         status = JobStatus.WAITING if deps else (JobStatus.SCHEDULED if due > now else JobStatus.PENDING)
         return NewJob(
@@ -384,7 +395,7 @@ class Conveyor:
             raise InvalidJobOptions("limit must be 1–1000", field="limit")
         return self.store.job_list(JobList(status, job_type, queue, parent_id, int(limit), cursor))
 
-    def logs(self, job_id: str, limit: int = 1000) -> list[LogEntry]:
+    def logs(self, job_id: str, limit: int = 1000) -> builtins.list[LogEntry]:
         return self.store.log_list(LogList(str(job_id), limit))
 
     def stats(self) -> dict[str, Any]:
@@ -401,7 +412,9 @@ class Conveyor:
         if job is None:
             raise JobNotFound(str(job_id))
         if job.status is not JobStatus.CANCELLED or before.status.is_terminal:
-            raise InvalidTransition(f"job {job_id} is already {before.status.value}; only unfinished jobs can be cancelled")
+            raise InvalidTransition(
+                f"job {job_id} is already {before.status.value}; only unfinished jobs can be cancelled"
+            )
         self._note(job.job_id, reason, "warning")
         if before.status is JobStatus.RUNNING:
             self.store.wakeup.notify(f"c:{job.job_id}")

@@ -78,11 +78,17 @@ def _params_model(fn: HandlerFn) -> type[pydantic.BaseModel] | None:
         return None
     if len(params) < 2:
         return None
-    try:
-        hints = typing.get_type_hints(fn)
-    except Exception:  # unresolvable forward refs: treat params as a plain dict
+    annotation = params[1].annotation
+    if annotation is inspect.Parameter.empty:
         return None
-    hint = hints.get(params[1].name)
+    try:
+        hint = typing.get_type_hints(fn).get(params[1].name)
+    except Exception:
+        # Silently treating a model as a dict would skip validation: say so at registration.
+        raise TypeError(
+            f"cannot resolve the annotation {annotation!r} of {fn.__qualname__}'s parameters; "
+            "define the model at module level"
+        ) from None
     if isinstance(hint, type) and issubclass(hint, pydantic.BaseModel):
         return hint
     return None

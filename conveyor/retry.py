@@ -15,7 +15,7 @@ class RetryPolicy:
 
     def ceiling(self, attempt: int) -> float:
         """The largest delay after failed attempt number `attempt` (1-based)."""
-        return min(self.max_seconds, self.base_seconds * 2 ** max(0, attempt - 1))
+        return min(self.max_seconds, self.base_seconds * 2.0 ** max(0, attempt - 1))
 
     def delay(self, attempt: int) -> float:
         # Full jitter spreads a thundering herd of failures evenly over [0, ceiling].

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class JobStatus(str, Enum):
+class JobStatus(StrEnum):
     WAITING = "waiting"
     SCHEDULED = "scheduled"
     PENDING = "pending"
@@ -13,9 +13,6 @@ class JobStatus(str, Enum):
     COMPLETED = "completed"
     FAILED = "failed"
     CANCELLED = "cancelled"
-
-    def __str__(self) -> str:  # so f-strings and Rich tables print the bare name
-        return self.value
 
     @property
     def is_terminal(self) -> bool:

@@ -15,7 +15,7 @@ from .. import __version__
 class ConveyorGroup(click.Group):
     """Every error ends as one `Error: …` line on stderr and a non-zero exit, never a traceback."""
 
-    def main(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    def main(self, *args: Any, **kwargs: Any) -> Any:
         kwargs["standalone_mode"] = False
         try:
             return super().main(*args, **kwargs)

@@ -55,7 +55,9 @@ class Listener(Protocol):
 class Store(Protocol):
     dialect: str
     url: str
-    wakeup: Wakeup
+
+    @property
+    def wakeup(self) -> Wakeup: ...
 
     def migrate(self) -> None:
         """Apply pending migrations; safe when several processes start at once."""

@@ -6,7 +6,7 @@ import asyncio
 import logging
 
 from ..clock import Clock
-from ..job import ClaimedJob
+from ..job import ClaimedJob, JobId
 from ..outcome import Outcome, Transition, transition
 from ..retry import RetryPolicy
 from ..status import JobStatus
@@ -54,7 +54,7 @@ class Completer:
                 continue
             self._after_write(batch, applied)
 
-    def _after_write(self, batch: list[Transition], applied: set[str]) -> None:
+    def _after_write(self, batch: list[Transition], applied: set[JobId]) -> None:
         self.applied += len(applied)
         wake_queues: set[str] = set()
         earliest: float | None = None

@@ -51,6 +51,9 @@ def _jsonable(result: Any) -> Any:
     return result
 
 
+SYNC_CANCEL_GRACE_SECONDS = 5.0
+
+
 class _AttemptTimedOut(Exception):
     pass
 
@@ -80,11 +83,13 @@ async def _call_sync(
         async with deadline:
             return await fut
     except (asyncio.CancelledError, TimeoutError):
-        # Free the slot now; the thread gets an exception at its next bytecode.
+        # Free the slot now. A timed-out thread gets an exception at its next bytecode; a
+        # cancelled one first sees ctx.cancelled and gets a few seconds to wind down itself.
         running.ctx._mark_cancelled()
-        pool.interrupt(thread, fut)
         if deadline.expired():
+            pool.interrupt(thread, fut)
             raise _AttemptTimedOut from None
+        asyncio.get_running_loop().call_later(SYNC_CANCEL_GRACE_SECONDS, pool.interrupt, thread, fut)
         raise
 
 

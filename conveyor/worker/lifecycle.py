@@ -124,7 +124,11 @@ class Worker:
     async def run(self, install_signals: bool = True) -> None:
         loop = asyncio.get_running_loop()
         listener = self.store.wakeup.listen()
-        loop.add_reader(listener.fileno(), lambda: [self._on_message(m) for m in listener.drain()])
+        def on_readable() -> None:
+            for message in listener.drain():
+                self._on_message(message)
+
+        loop.add_reader(listener.fileno(), on_readable)
         if install_signals:
             self._install_signals(loop)
         services = [
@@ -144,13 +148,20 @@ class Worker:
     def _install_signals(self, loop: asyncio.AbstractEventLoop) -> None:
         def on_signal(sig: int) -> None:
             hard = self._stop.is_set()  # a second signal: don't wait out the grace period
-            log.info("received %s; %s", signal.Signals(sig).name, "stopping now" if hard else "shutting down gracefully")
+            what = "stopping now" if hard else "shutting down gracefully"
+            log.info("received %s; %s", signal.Signals(sig).name, what)
             self.stop(hard=hard)
 
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, on_signal, sig)
 
-    async def _shutdown(self, fetcher: asyncio.Task[Any], services: list[asyncio.Task[Any]], listener: Any, loop: asyncio.AbstractEventLoop) -> None:
+    async def _shutdown(
+        self,
+        fetcher: asyncio.Task[Any],
+        services: list[asyncio.Task[Any]],
+        listener: Any,
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
         self.fetcher.stop()
         with contextlib.suppress(Exception):
             await fetcher

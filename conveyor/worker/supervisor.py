@@ -72,7 +72,9 @@ class Supervisor:
                 # Died under us (killed, crashed): restart with a growing pause if it keeps dying.
                 self.restarts[slot] += 1
                 pause = min(30.0, 0.5 * 2 ** min(self.restarts[slot] - 1, 6))
-                log.warning("worker process %d (pid %d) exited with %s; restarting in %.1fs", slot, child.pid, code, pause)
+                log.warning(
+                    "worker process %d (pid %d) exited with %s; restarting in %.1fs", slot, child.pid, code, pause
+                )
                 self.children[slot] = None
                 next_start[slot] = time.monotonic() + pause
             for slot, when in list(next_start.items()):

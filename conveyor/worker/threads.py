@@ -42,7 +42,7 @@ class _PoolThread(threading.Thread):
         self.busy_with = fut
         try:
             result = fn()
-        except BaseException as exc:  # noqa: BLE001 - everything goes back to the loop
+        except BaseException as exc:
             self.busy_with = None
             loop.call_soon_threadsafe(_settle, fut, None, exc)
         else:
