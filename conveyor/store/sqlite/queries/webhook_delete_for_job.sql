@@ -1,0 +1,1 @@
+DELETE FROM conveyor_webhook_deliveries WHERE job_id = :job_id
