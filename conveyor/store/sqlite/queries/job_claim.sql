@@ -1,8 +1,9 @@
+-- INDEXED BY: without it the planner may take conveyor_jobs_status and sort every pending row.
 UPDATE conveyor_jobs
 SET status = 'running', attempt = attempt + 1, worker_id = :worker_id,
     started_at = :now, lease_expires_at = :lease_expires_at
 WHERE id IN (
-    SELECT id FROM conveyor_jobs
+    SELECT id FROM conveyor_jobs INDEXED BY conveyor_jobs_pending_queue
     WHERE status = 'pending' AND queue = :queue
     ORDER BY priority DESC, id
     LIMIT :limit)

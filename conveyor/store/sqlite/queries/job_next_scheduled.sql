@@ -1,1 +1,1 @@
-SELECT MIN(run_at) FROM conveyor_jobs WHERE status = 'scheduled'
+SELECT MIN(run_at) FROM conveyor_jobs INDEXED BY conveyor_jobs_scheduled WHERE status = 'scheduled'

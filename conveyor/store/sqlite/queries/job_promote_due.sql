@@ -1,2 +1,2 @@
-UPDATE conveyor_jobs SET status = 'pending'
+UPDATE conveyor_jobs INDEXED BY conveyor_jobs_scheduled SET status = 'pending'
 WHERE status = 'scheduled' AND run_at <= :now
