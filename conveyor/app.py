@@ -55,7 +55,9 @@ from .store.params import (
     LogInsert,
     LogList,
     StatsRead,
+    WebhookList,
 )
+from .webhooks import WebhookDelivery, validate_webhook
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -311,7 +313,7 @@ class Conveyor:
             idempotency_key=idempotency_key,
             depends_on=deps,
             parent_id=JobId(parent_id) if parent_id else None,
-            webhook=webhook,
+            webhook=validate_webhook(webhook, self.settings.webhook_allowed_hosts),
             metadata=metadata or {},
         )
 
@@ -401,6 +403,10 @@ class Conveyor:
     def stats(self) -> dict[str, Any]:
         return self.store.stats_read(StatsRead(self.clock.now()))
 
+    def webhook_deliveries(self, job_id: str) -> builtins.list[WebhookDelivery]:
+        """The job's webhook callbacks in order, with their attempts and outcome."""
+        return self.store.webhook_list(WebhookList(str(job_id)))
+
     # -- admin actions -------------------------------------------------------------------------
 
     def _note(self, job_id: str, message: str, level: str = "info") -> None:
@@ -466,6 +472,7 @@ class Conveyor:
     list_async = _async_twin(list)
     logs_async = _async_twin(logs)
     stats_async = _async_twin(stats)
+    webhook_deliveries_async = _async_twin(webhook_deliveries)
     cancel_async = _async_twin(cancel)
     retry_async = _async_twin(retry)
     retry_failed_async = _async_twin(retry_failed)

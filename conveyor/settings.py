@@ -34,11 +34,22 @@ class Settings(pydantic.BaseModel):
     retry_max_seconds: float = pydantic.Field(300.0, ge=0)
     retention_seconds: float = pydantic.Field(7 * 86_400, ge=0)  # 0 keeps finished jobs forever
     auto_migrate: bool = True
+    # webhooks (conveyor/webhooks): delivered by every worker process
+    webhook_secret: str | None = None  # HMAC key of the signature header; None: each webhook's token
+    webhook_allowed_hosts: tuple[str, ...] | None = None  # None: any host; else names, *.suffix, host:port
+    webhook_timeout_seconds: float = pydantic.Field(10.0, gt=0, le=300)  # one request, all in
+    webhook_concurrency: int = pydantic.Field(16, ge=1, le=1000)  # requests in flight per worker
+    webhook_retry_base_seconds: float = pydantic.Field(1.0, gt=0, le=3600)
+    webhook_retry_max_seconds: float = pydantic.Field(120.0, gt=0, le=86_400)
+    webhook_max_attempts: int = pydantic.Field(30, ge=1, le=1000)
+    webhook_max_age_seconds: float = pydantic.Field(86_400.0, gt=0)  # then a callback is dead
+    webhook_progress_interval: float = pydantic.Field(1.0, ge=0, le=3600)  # per job, between progress callbacks
+    webhook_poll_interval: float = pydantic.Field(0.25, gt=0, le=60)
     # server
     host: str = "127.0.0.1"
     port: int = pydantic.Field(8000, ge=0, le=65535)
 
-    @pydantic.field_validator("queues", mode="before")
+    @pydantic.field_validator("queues", "webhook_allowed_hosts", mode="before")
     @classmethod
     def _split_queues(cls, value: Any) -> Any:
         if isinstance(value, str):

@@ -8,6 +8,7 @@ from typing import Any
 from ..job import ClaimedJob, JobId, LogEntry, NewJob, WorkerId
 from ..outcome import Transition
 from ..status import JobStatus
+from ..webhooks.delivery import DeliveryState
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +84,7 @@ class JobProgress:
     attempt: int
     worker_id: WorkerId
     progress: dict[str, Any]
+    now: float | None = None  # stamps the webhook outbox row (None: the store's clock)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,3 +150,36 @@ class WorkerBeat:
     now: float
     info: dict[str, Any] = field(default_factory=dict)
     stopping: bool = False
+
+
+# -- webhook outbox (conveyor/webhooks) ---------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookClaim:
+    """Lease up to `limit` due callbacks (only the head of each job's line) to `owner`."""
+
+    owner: str
+    limit: int
+    now: float
+    lease_seconds: float
+    progress_interval: float = 0.0  # min seconds between a job's progress callbacks
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookRecord:
+    """The outcome of attempt `attempt` of one delivery; fenced by (owner, attempt)."""
+
+    delivery_id: str
+    owner: str
+    attempt: int
+    state: DeliveryState  # PENDING: retry at `next_attempt_at`
+    now: float
+    next_attempt_at: float | None = None
+    last_status: int | None = None
+    last_error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookList:
+    job_id: str

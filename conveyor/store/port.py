@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from ..job import Job, JobId, LogEntry
+from ..webhooks.delivery import WebhookDelivery
 from .params import (
     ClaimResult,
     JobCancel,
@@ -26,6 +27,9 @@ from .params import (
     LogList,
     RescueResult,
     StatsRead,
+    WebhookClaim,
+    WebhookList,
+    WebhookRecord,
     WorkerBeat,
 )
 
@@ -97,3 +101,21 @@ class Store(Protocol):
     def log_list(self, p: LogList) -> list[LogEntry]: ...
     def stats_read(self, p: StatsRead) -> dict[str, Any]: ...
     def worker_beat(self, p: WorkerBeat) -> None: ...
+
+    # Webhook outbox. Rows are written by job_progress / job_finish / job_cancel /
+    # job_rescue_expired in the state change's transaction, for jobs that have a webhook.
+    def webhook_claim(self, p: WebhookClaim) -> list[WebhookDelivery]:
+        """Lease due callbacks, at most one per job (the oldest undelivered), counting an attempt."""
+        ...
+
+    def webhook_record(self, p: WebhookRecord) -> bool:
+        """Write one attempt's outcome; False if the lease was lost (another dispatcher owns it)."""
+        ...
+
+    def webhook_list(self, p: WebhookList) -> list[WebhookDelivery]:
+        """A job's callbacks in order, with their attempts and outcome."""
+        ...
+
+    def webhook_next_due(self) -> float | None:
+        """The earliest time an undelivered callback may be tried, or None when there is none."""
+        ...

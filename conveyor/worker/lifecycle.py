@@ -15,6 +15,7 @@ from ..job import ClaimedJob, JobId, LogEntry, WorkerId
 from ..maintenance.pruner import Pruner
 from ..maintenance.rescuer import Rescuer
 from ..store.params import JobCheckpoint, JobProgress, LogInsert
+from ..webhooks.dispatcher import WebhookDispatcher
 from .completer import Completer
 from .dbthread import DbThread
 from .executor import RunningJob, execute
@@ -62,12 +63,14 @@ class Worker:
         )
         self.rescuer = Rescuer(self.store, self.db, self.clock, s.lease_seconds)
         self.pruner = Pruner(self.store, self.db, self.clock, s.retention_seconds)
+        self.webhooks = WebhookDispatcher(self.store, self.db, self.clock, s, self.worker_id)
         self.started = asyncio.Event()
 
     # -- the context backend (fenced writes for a running attempt) -----------------------------
 
     async def save_progress(self, job: ClaimedJob, progress: dict[str, Any]) -> None:
-        await self.db.call(self.store.job_progress, JobProgress(job.job_id, job.attempt, job.worker_id, progress))
+        params = JobProgress(job.job_id, job.attempt, job.worker_id, progress, now=self.clock.now())
+        await self.db.call(self.store.job_progress, params)
 
     async def save_log(self, job: ClaimedJob, level: str, message: str) -> None:
         getattr(logging.getLogger("conveyor.job"), level)("[%s] %s", job.job_id, message)
@@ -136,6 +139,7 @@ class Worker:
             loop.create_task(self.leases.run()),
             loop.create_task(self.rescuer.run()),
             loop.create_task(self.pruner.run()),
+            loop.create_task(self.webhooks.run()),
         ]
         fetcher = loop.create_task(self.fetcher.run())
         log.info("worker %s started (concurrency %d)", self.worker_id, self.settings.concurrency)

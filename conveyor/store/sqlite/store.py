@@ -20,6 +20,7 @@ from urllib.parse import parse_qs
 from ...errors import StoreError
 from ...job import ClaimedJob, Job, JobId, LogEntry, WorkerId
 from ...status import JobStatus
+from ...webhooks.delivery import DeliveryState, WebhookDelivery
 from ..params import (
     ClaimResult,
     JobCancel,
@@ -41,6 +42,9 @@ from ..params import (
     LogList,
     RescueResult,
     StatsRead,
+    WebhookClaim,
+    WebhookList,
+    WebhookRecord,
     WorkerBeat,
 )
 from ..queries import load_migrations, load_queries
@@ -332,6 +336,8 @@ class SQLiteStore:
                 }
                 if conn.execute(Q.job_finish, params).rowcount:
                     applied.append(t.job.job_id)
+            if applied:  # webhook outbox rows for the ones now terminal, in this transaction
+                conn.execute(Q.webhook_enqueue_terminal, {"job_ids": _dumps(applied), "now": p.now})
         return applied
 
     def job_heartbeat(self, p: JobHeartbeat) -> list[JobId]:
@@ -343,9 +349,12 @@ class SQLiteStore:
     def job_rescue_expired(self, p: JobRescue) -> RescueResult:
         with self._write() as conn:
             rows = conn.execute(Q.job_rescue_expired, {"now": p.now}).fetchall()
+            quarantined = [r[0] for r in rows if r[1] == "failed"]
+            if quarantined:
+                conn.execute(Q.webhook_enqueue_terminal, {"job_ids": _dumps(quarantined), "now": p.now})
         return RescueResult(
             requeued=[JobId(r[0]) for r in rows if r[1] == "pending"],
-            quarantined=[JobId(r[0]) for r in rows if r[1] == "failed"],
+            quarantined=[JobId(job_id) for job_id in quarantined],
         )
 
     def job_next_lease_expiry(self) -> float | None:
@@ -356,7 +365,11 @@ class SQLiteStore:
         params = {"progress": _dumps(p.progress), "job_id": p.job_id, "attempt": p.attempt,
                   "worker_id": p.worker_id}
         with self._write() as conn:
-            return conn.execute(Q.job_progress, params).rowcount == 1
+            if conn.execute(Q.job_progress, params).rowcount != 1:
+                return False
+            now = time.time() if p.now is None else p.now
+            conn.execute(Q.webhook_enqueue_progress, {"job_id": p.job_id, "progress": params["progress"], "now": now})
+            return True
 
     def job_checkpoint(self, p: JobCheckpoint) -> bool:
         params = {"checkpoint": _dumps(p.data), "job_id": p.job_id, "attempt": p.attempt,
@@ -384,7 +397,11 @@ class SQLiteStore:
         return _job_from_row(row) if row else None
 
     def job_cancel(self, p: JobCancel) -> Job | None:
-        return self._update_then_get(Q.job_cancel, {"job_id": p.job_id, "now": p.now, "reason": p.reason})
+        with self._write() as conn:
+            if conn.execute(Q.job_cancel, {"job_id": p.job_id, "now": p.now, "reason": p.reason}).rowcount:
+                conn.execute(Q.webhook_enqueue_terminal, {"job_ids": _dumps([p.job_id]), "now": p.now})
+            row = conn.execute(Q.job_get, (p.job_id,)).fetchone()
+        return _job_from_row(row) if row else None
 
     def job_retry(self, p: JobRetry) -> Job | None:
         return self._update_then_get(Q.job_retry, {"job_id": p.job_id, "now": p.now})
@@ -399,13 +416,39 @@ class SQLiteStore:
             deleted = conn.execute(Q.job_delete, {"job_id": p.job_id}).rowcount == 1
             if deleted:
                 conn.execute(Q.log_delete_for_job, {"job_id": p.job_id})
+                conn.execute(Q.webhook_delete_for_job, {"job_id": p.job_id})
         return deleted
 
     def job_purge(self, p: JobPurge) -> int:
         params = {"before": p.finished_before, "statuses": _dumps([s.value for s in p.statuses])}
         with self._write() as conn:
             conn.execute(Q.job_purge_logs, params)
+            conn.execute(Q.webhook_purge, params)
             return conn.execute(Q.job_purge, params).rowcount
+
+    # -- webhook outbox (rows are written above, in the state changes' transactions) -----------
+
+    def webhook_claim(self, p: WebhookClaim) -> list[WebhookDelivery]:
+        params = {"owner": p.owner, "limit": p.limit, "now": p.now,
+                  "lease_expires_at": p.now + p.lease_seconds, "progress_interval": p.progress_interval}
+        with self._write() as conn:
+            rows = conn.execute(Q.webhook_claim, params).fetchall()
+        return sorted((WebhookDelivery.from_row(r) for r in rows), key=lambda d: (d.next_attempt_at, d.seq))
+
+    def webhook_record(self, p: WebhookRecord) -> bool:
+        finished = None if p.state is DeliveryState.PENDING else p.now
+        params = {"state": p.state.value, "next_attempt_at": p.next_attempt_at, "last_status": p.last_status,
+                  "last_error": p.last_error, "finished_at": finished, "delivery_id": p.delivery_id,
+                  "owner": p.owner, "attempt": p.attempt}
+        with self._write() as conn:
+            return conn.execute(Q.webhook_record, params).rowcount == 1
+
+    def webhook_list(self, p: WebhookList) -> list[WebhookDelivery]:
+        return [WebhookDelivery.from_row(r) for r in self._read(Q.webhook_list, {"job_id": p.job_id})]
+
+    def webhook_next_due(self) -> float | None:
+        value = self._read(Q.webhook_next_due)[0][0]
+        return None if value is None else float(value)
 
     def stats_read(self, p: StatsRead) -> dict[str, Any]:
         since = p.now - p.window_seconds
