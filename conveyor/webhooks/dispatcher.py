@@ -18,7 +18,6 @@ import httpx
 from ..clock import Clock
 from ..job import JobId, LogEntry
 from ..store.params import LogInsert, WebhookClaim, WebhookRecord
-from ..worker.dbthread import DbThread
 from .delivery import DeliveryState, WebhookDelivery
 from .policy import DeliveryPolicy
 from .signing import request_headers
@@ -27,6 +26,7 @@ from .validation import host_allowed
 if TYPE_CHECKING:
     from ..settings import Settings
     from ..store import Store
+    from ..worker.dbthread import DbThread
 
 log = logging.getLogger("conveyor.webhooks")
 
