@@ -14,6 +14,9 @@ from ..webhooks.delivery import DeliveryState
 @dataclass(frozen=True, slots=True)
 class JobInsert:
     jobs: tuple[NewJob, ...]
+    # The caller's own DB connection (PostgreSQL: a psycopg Connection or AsyncConnection): the
+    # jobs are written in its current transaction, so they exist only if the caller commits.
+    connection: Any = None
 
 
 @dataclass(frozen=True, slots=True)

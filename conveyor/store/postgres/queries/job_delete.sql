@@ -1,0 +1,1 @@
+DELETE FROM conveyor_jobs WHERE job_id = %(job_id)s AND status != 'running'

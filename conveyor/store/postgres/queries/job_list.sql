@@ -1,0 +1,11 @@
+SELECT id, job_id, job_type, queue, status, priority, parameters, progress, results, error, attempt,
+    max_attempts, crashes, max_crashes, timeout, checkpoint, created_at, run_at, started_at,
+    finished_at, worker_id, lease_expires_at, parent_id, depends_on, idempotency_key, webhook, metadata
+FROM conveyor_jobs
+WHERE (%(status)s::text IS NULL OR status = %(status)s::text)
+  AND (%(job_type)s::text IS NULL OR job_type = %(job_type)s::text)
+  AND (%(queue)s::text IS NULL OR queue = %(queue)s::text)
+  AND (%(parent_id)s::text IS NULL OR parent_id = %(parent_id)s::text)
+  AND (%(cursor)s::bigint IS NULL OR id < %(cursor)s::bigint)
+ORDER BY id DESC
+LIMIT %(limit)s

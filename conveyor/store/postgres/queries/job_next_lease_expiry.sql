@@ -1,0 +1,1 @@
+SELECT MIN(lease_expires_at) FROM conveyor_jobs WHERE status = 'running'

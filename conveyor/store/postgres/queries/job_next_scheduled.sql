@@ -1,0 +1,1 @@
+SELECT MIN(run_at) FROM conveyor_jobs WHERE status = 'scheduled'

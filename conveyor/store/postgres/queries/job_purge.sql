@@ -1,0 +1,2 @@
+DELETE FROM conveyor_jobs
+WHERE finished_at < %(before)s AND status = ANY(%(statuses)s::text[])

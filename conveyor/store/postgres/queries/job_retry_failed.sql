@@ -1,0 +1,6 @@
+UPDATE conveyor_jobs
+SET status = 'pending', run_at = %(now)s, attempt = 0, crashes = 0, results = NULL, error = NULL,
+    progress = NULL, started_at = NULL, finished_at = NULL, worker_id = NULL, lease_expires_at = NULL
+WHERE status = 'failed'
+  AND (%(job_type)s::text IS NULL OR job_type = %(job_type)s::text)
+  AND (%(queue)s::text IS NULL OR queue = %(queue)s::text)

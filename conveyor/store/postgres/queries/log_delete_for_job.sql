@@ -1,0 +1,4 @@
+-- The logs of a job that no longer exists: runs right after job_delete.sql in its transaction, so
+-- a job that was not deleted (running) keeps its logs.
+DELETE FROM conveyor_job_logs
+WHERE job_id = %(job_id)s AND NOT EXISTS (SELECT 1 FROM conveyor_jobs WHERE job_id = %(job_id)s)

@@ -1,0 +1,1 @@
+SELECT timestamp, level, message FROM conveyor_job_logs WHERE job_id = %(job_id)s ORDER BY id LIMIT %(limit)s
