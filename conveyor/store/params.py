@@ -186,3 +186,115 @@ class WebhookRecord:
 @dataclass(frozen=True, slots=True)
 class WebhookList:
     job_id: str
+
+
+# -- API keys, audit log, live events and metrics (the HTTP API's operations) -------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyRecord:
+    """A stored API key: never the key itself, only its SHA-256 (`key_hash`)."""
+
+    key_id: str  # public, shown in listings: the key's prefix
+    name: str
+    scope: str  # read | write | admin (text at the storage edge; `apikeys.Scope` in code)
+    key_hash: str
+    created_at: float
+    last_used_at: float | None = None
+    revoked_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyInsert:
+    key_id: str
+    name: str
+    scope: str
+    key_hash: str
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyFind:
+    key_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyList:
+    include_revoked: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyRevoke:
+    name_or_id: str  # the active key(s) with this name, or the key with this key_id
+    now: float
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyTouch:
+    key_id: str
+    now: float
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    seq: int
+    at: float
+    actor: str
+    action: str
+    job_ids: tuple[str, ...]
+    details: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class AuditInsert:
+    at: float
+    actor: str
+    action: str
+    job_ids: tuple[str, ...] = ()
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditList:
+    limit: int = 50
+    cursor: str | None = None  # newest first; pass `next_cursor` back
+    actor: str | None = None
+    action: str | None = None
+    job_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditPage:
+    entries: list[AuditRecord]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class LogTail:
+    """A job's log lines after position `after` (0: from the start), oldest first."""
+
+    job_id: str
+    after: int = 0
+    limit: int = 500
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsRead:
+    """One Prometheus scrape: gauges now, plus what happened since the last scrape.
+
+    `enqueued_after`: the cursor from the previous read (None: only establish the cursor).
+    `finished_since`/`finished_until`: the finish-time window to count (None: only gauges)."""
+
+    now: float
+    enqueued_after: str | None = None
+    finished_since: float | None = None
+    finished_until: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsSnapshot:
+    counts: list[tuple[str, str, str, int]]  # (queue, job_type, status, n)
+    oldest_pending: list[tuple[str, float]]  # (queue, earliest run_at of a pending job)
+    enqueued: list[tuple[str, str, int]]  # (queue, job_type, n) inserted after `enqueued_after`
+    enqueued_cursor: str | None
+    finished: list[tuple[str, str, str, float | None]]  # (queue, job_type, status, duration)

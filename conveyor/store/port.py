@@ -7,6 +7,15 @@ from typing import Any, Protocol
 from ..job import Job, JobId, LogEntry
 from ..webhooks.delivery import WebhookDelivery
 from .params import (
+    ApiKeyFind,
+    ApiKeyInsert,
+    ApiKeyList,
+    ApiKeyRecord,
+    ApiKeyRevoke,
+    ApiKeyTouch,
+    AuditInsert,
+    AuditList,
+    AuditPage,
     ClaimResult,
     JobCancel,
     JobCheckpoint,
@@ -25,6 +34,9 @@ from .params import (
     JobRetryFailed,
     LogInsert,
     LogList,
+    LogTail,
+    MetricsRead,
+    MetricsSnapshot,
     RescueResult,
     StatsRead,
     WebhookClaim,
@@ -101,6 +113,40 @@ class Store(Protocol):
     def log_list(self, p: LogList) -> list[LogEntry]: ...
     def stats_read(self, p: StatsRead) -> dict[str, Any]: ...
     def worker_beat(self, p: WorkerBeat) -> None: ...
+
+    # -- API keys, audit log, live events, metrics (the HTTP API) ------------------------------
+    def api_key_insert(self, p: ApiKeyInsert) -> ApiKeyRecord | None:
+        """Store a new key's hash; None (nothing written) when an active key has that name."""
+        ...
+
+    def api_key_find(self, p: ApiKeyFind) -> ApiKeyRecord | None:
+        """The key with this hash, revoked or not (the caller checks `revoked_at`)."""
+        ...
+
+    def api_key_list(self, p: ApiKeyList) -> list[ApiKeyRecord]: ...
+
+    def api_key_revoke(self, p: ApiKeyRevoke) -> list[ApiKeyRecord]:
+        """Revoke the active key(s) with this name or key id; returns the ones revoked."""
+        ...
+
+    def api_key_touch(self, p: ApiKeyTouch) -> None: ...
+
+    def audit_insert(self, p: AuditInsert) -> int:
+        """Append one audit entry; returns its sequence number."""
+        ...
+
+    def audit_list(self, p: AuditList) -> AuditPage:
+        """Entries newest first, filtered; `next_cursor` continues the listing."""
+        ...
+
+    def log_tail(self, p: LogTail) -> list[tuple[int, LogEntry]]:
+        """A job's log lines after a position, oldest first, each with its position."""
+        ...
+
+    def metrics_read(self, p: MetricsRead) -> MetricsSnapshot:
+        """Everything one Prometheus scrape needs, read from the store (so it counts the work
+        of every process sharing it)."""
+        ...
 
     # Webhook outbox. Rows are written by job_progress / job_finish / job_cancel /
     # job_rescue_expired in the state change's transaction, for jobs that have a webhook.

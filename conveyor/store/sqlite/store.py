@@ -22,6 +22,16 @@ from ...job import ClaimedJob, Job, JobId, LogEntry, WorkerId
 from ...status import JobStatus
 from ...webhooks.delivery import DeliveryState, WebhookDelivery
 from ..params import (
+    ApiKeyFind,
+    ApiKeyInsert,
+    ApiKeyList,
+    ApiKeyRecord,
+    ApiKeyRevoke,
+    ApiKeyTouch,
+    AuditInsert,
+    AuditList,
+    AuditPage,
+    AuditRecord,
     ClaimResult,
     JobCancel,
     JobCheckpoint,
@@ -40,6 +50,9 @@ from ..params import (
     JobRetryFailed,
     LogInsert,
     LogList,
+    LogTail,
+    MetricsRead,
+    MetricsSnapshot,
     RescueResult,
     StatsRead,
     WebhookClaim,
@@ -458,6 +471,71 @@ class SQLiteStore:
         oldest = self._read(Q.stats_oldest_pending)
         oldest_run_at = oldest[0][0] if oldest else None
         return summarize(counts, durations, finished, oldest_run_at, p)
+
+    # -- API keys, audit log, live events, metrics (the HTTP API) ------------------------------
+
+    def api_key_insert(self, p: ApiKeyInsert) -> ApiKeyRecord | None:
+        params = {"key_id": p.key_id, "name": p.name, "scope": p.scope, "key_hash": p.key_hash,
+                  "created_at": p.created_at}
+        with self._write() as conn:
+            if conn.execute(Q.api_key_insert, params).rowcount != 1:
+                return None
+        return ApiKeyRecord(p.key_id, p.name, p.scope, p.key_hash, p.created_at)
+
+    def api_key_find(self, p: ApiKeyFind) -> ApiKeyRecord | None:
+        rows = self._read(Q.api_key_find, {"key_hash": p.key_hash})
+        return ApiKeyRecord(*rows[0]) if rows else None
+
+    def api_key_list(self, p: ApiKeyList) -> list[ApiKeyRecord]:
+        return [ApiKeyRecord(*row) for row in self._read(Q.api_key_list, {"include_revoked": p.include_revoked})]
+
+    def api_key_revoke(self, p: ApiKeyRevoke) -> list[ApiKeyRecord]:
+        with self._write() as conn:
+            rows = conn.execute(Q.api_key_revoke, {"name_or_id": p.name_or_id, "now": p.now}).fetchall()
+        return [ApiKeyRecord(*row) for row in rows]
+
+    def api_key_touch(self, p: ApiKeyTouch) -> None:
+        with self._write() as conn:
+            conn.execute(Q.api_key_touch, {"key_id": p.key_id, "now": p.now})
+
+    def audit_insert(self, p: AuditInsert) -> int:
+        params = {"at": p.at, "actor": p.actor, "action": p.action, "job_ids": _dumps(list(p.job_ids)),
+                  "details": _dumps(p.details)}
+        with self._write() as conn:
+            return int(conn.execute(Q.audit_insert, params).fetchone()[0])
+
+    def audit_list(self, p: AuditList) -> AuditPage:
+        cursor = int(p.cursor) if p.cursor and p.cursor.isascii() and p.cursor.isdigit() else None
+        params = {"cursor": cursor, "actor": p.actor, "action": p.action, "job_id": p.job_id, "limit": p.limit + 1}
+        rows = self._read(Q.audit_list, params)
+        entries = [
+            AuditRecord(seq=r[0], at=r[1], actor=r[2], action=r[3], job_ids=tuple(_loads(r[4])), details=_loads(r[5]))
+            for r in rows[: p.limit]
+        ]
+        next_cursor = str(entries[-1].seq) if len(rows) > p.limit and entries else None
+        return AuditPage(entries=entries, next_cursor=next_cursor)
+
+    def log_tail(self, p: LogTail) -> list[tuple[int, LogEntry]]:
+        rows = self._read(Q.log_tail, {"job_id": p.job_id, "after": p.after, "limit": p.limit})
+        return [(seq, LogEntry(ts, level, msg)) for seq, ts, level, msg in rows]
+
+    def metrics_read(self, p: MetricsRead) -> MetricsSnapshot:
+        counts = [(queue, job_type, status, n) for queue, job_type, status, n in self._read(Q.stats_counts)]
+        oldest = [(queue, float(run_at)) for queue, run_at in self._read(Q.metrics_oldest_pending)]
+        enqueued: list[tuple[str, str, int]] = []
+        if p.enqueued_after is None or not (p.enqueued_after.isascii() and p.enqueued_after.isdigit()):
+            cursor = str(self._read(Q.metrics_last_id)[0][0])
+        else:
+            cursor = p.enqueued_after
+            rows = self._read(Q.metrics_enqueued, {"after": int(cursor)})
+            enqueued = [(queue, job_type, n) for queue, job_type, n, _ in rows]
+            cursor = str(max([int(cursor), *(row[3] for row in rows)]))
+        finished: list[tuple[str, str, str, float | None]] = []
+        if p.finished_since is not None and p.finished_until is not None:
+            window = {"since": p.finished_since, "until": p.finished_until}
+            finished = [(q, t, s, d) for q, t, s, d in self._read(Q.metrics_finished, window)]
+        return MetricsSnapshot(counts=counts, oldest_pending=oldest, enqueued=enqueued,
+                               enqueued_cursor=cursor, finished=finished)
 
 
 def _split_statements(script: str) -> list[str]:
