@@ -1,6 +1,8 @@
 -- Outbox row for a progress write (SPEC §5 progress payload), coalesced: while the job's latest
 -- progress callback has not been tried yet, the newer progress replaces its payload instead of
--- queueing another one (never when a later callback already follows it, which would reorder).
+-- queueing another one. Never when a later callback already follows that one (a retried job's new
+-- run while its old run's callbacks still wait): that would reorder, so this progress sample is
+-- dropped instead. Progress callbacks are samples; terminal callbacks are never dropped.
 INSERT INTO conveyor_webhook_deliveries
     (delivery_id, job_id, event, url, token, payload, created_at, next_attempt_at)
 SELECT
