@@ -55,9 +55,9 @@ def cli(log_level: str) -> None:
 
 
 def _register_commands() -> None:
-    from . import jobs, worker
+    from . import jobs, keys, server, worker
 
-    for module in (worker, jobs):
+    for module in (worker, server, jobs, keys):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -61,22 +61,3 @@ def migrate(app_spec: str | None, db: str | None) -> None:
 
 COMMANDS = [worker, migrate]
 
-
-@click.command()
-@common_options
-@worker_options
-@handle_errors
-def up(app_spec: str | None, db: str | None, **flags: Any) -> None:
-    """Start the whole system on this machine: workers with the example handlers, embedded SQLite."""
-    app = open_app(app_spec, db, create=True, **settings_overrides(**flags))
-    click.echo(f"Conveyor up: store {app.settings.database_url}, handlers: {', '.join(sorted(app.handlers))}", err=True)
-    if app.settings.processes > 1:
-        app.close()
-        sys.exit(Supervisor(app.settings, app_spec).run())
-    try:
-        app.run_worker()
-    finally:
-        app.close()
-
-
-COMMANDS.append(up)
