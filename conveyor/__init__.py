@@ -17,6 +17,7 @@ from .errors import (
 from .job import Job, LogEntry
 from .settings import Settings
 from .status import JobStatus
+from .workflow import WorkflowHandle, chain, group, step
 
 __version__ = "0.1.0"
 
@@ -40,5 +41,9 @@ __all__ = [
     "SyncJobContext",
     "UnknownJobType",
     "WaitTimeout",
+    "WorkflowHandle",
     "__version__",
+    "chain",
+    "group",
+    "step",
 ]

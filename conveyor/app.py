@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import dataclasses
 import functools
 import math
 import threading
@@ -15,7 +16,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from .clock import Clock, SystemClock
 from .errors import (
@@ -43,6 +44,7 @@ from .settings import Settings, load_settings
 from .status import JobStatus
 from .store import Store, open_store
 from .store.params import (
+    BatchInsert,
     JobCancel,
     JobDelete,
     JobGet,
@@ -266,6 +268,7 @@ class Conveyor:
         webhook: dict[str, Any] | None = None,
         metadata: dict[str, Any] | None = None,
         parent_id: str | None = None,
+        on_dependency_failure: str = "cancel",
         now: float | None = None,
     ) -> NewJob:
         """Validate one job's type, parameters and options into a `NewJob` (no I/O)."""
@@ -296,7 +299,11 @@ class Conveyor:
         timeout_s = _seconds(timeout, "timeout")
         if timeout_s is not None and timeout_s <= 0:
             raise InvalidJobOptions("timeout must be positive", field="timeout")
-        deps = tuple(JobId(str(d)) for d in depends_on)
+        if on_dependency_failure not in ("cancel", "run"):
+            raise InvalidJobOptions("on_dependency_failure must be 'cancel' or 'run'", field="on_dependency_failure")
+        if isinstance(depends_on, str) or not all(isinstance(d, str) and d for d in depends_on):
+            raise InvalidJobOptions("depends_on must be a list of job ids", field="depends_on")
+        deps = tuple(dict.fromkeys(JobId(d) for d in depends_on))
         status = JobStatus.WAITING if deps else (JobStatus.SCHEDULED if due > now else JobStatus.PENDING)
         return NewJob(
             job_id=new_job_id(),
@@ -317,11 +324,11 @@ class Conveyor:
             metadata=metadata or {},
         )
 
-    def insert(self, jobs: Sequence[NewJob]) -> list[Job]:
+    def insert(self, jobs: Sequence[NewJob], batches: Sequence[BatchInsert] = ()) -> list[Job]:
         """Write validated jobs in one transaction and wake the workers that serve them."""
         if not jobs:
             return []
-        results = self.store.job_insert(JobInsert(tuple(jobs)))
+        results = self.store.job_insert(JobInsert(tuple(jobs), tuple(batches)))
         self._wake(job for job, created in results if created)
         return [job for job, _ in results]
 
@@ -345,16 +352,78 @@ class Conveyor:
     def enqueue_many(self, jobs: Iterable[JobSpec | tuple[Any, ...]]) -> list[Job]:
         """Persist many jobs in one transaction: `(job_type, params)`, `(job_type, params,
         options)` or `JobSpec` items. All or nothing: one invalid item rejects the whole call."""
-        now = self.clock.now()
+        return self.insert(self._build_specs(jobs, self.clock.now()))
+
+    def _build_specs(self, specs: Iterable[JobSpec | tuple[Any, ...]], now: float, **common: Any) -> list[NewJob]:
         built = []
-        for index, item in enumerate(jobs):
+        for index, item in enumerate(specs):
             spec = item if isinstance(item, JobSpec) else JobSpec(*item)
             try:
-                built.append(self.build_job(spec.job_type, spec.parameters, now=now, **dict(spec.options)))
+                built.append(self.build_job(spec.job_type, spec.parameters, now=now, **{**dict(spec.options), **common}))
             except (InvalidJobOptions, InvalidParameters, UnknownJobType) as exc:
                 exc.args = (f"jobs[{index}]: {exc}",)
                 raise
-        return self.insert(built)
+        return built
+
+    def _parent(self, job_type: str, now: float, parameters: dict[str, Any], **options: Any) -> NewJob:
+        """A bookkeeping parent: never claimed; the store's triggers finish it with its children."""
+        return NewJob(
+            job_id=new_job_id(), job_type=job_type, queue=options.get("queue") or DEFAULT_QUEUE,
+            priority=DEFAULT_PRIORITY, parameters=parameters, status=JobStatus.WAITING, run_at=now,
+            max_attempts=1, max_crashes=self.settings.max_crashes, timeout=None, created_at=now,
+            idempotency_key=options.get("idempotency_key"), webhook=options.get("webhook"),
+            metadata=options.get("metadata") or {},
+        )
+
+    def batch(
+        self,
+        jobs: Iterable[JobSpec | tuple[Any, ...]],
+        *,
+        max_concurrency: int | None = None,
+        **parent_options: Any,
+    ) -> Job:
+        """Enqueue a parent job whose children hold the work, in one transaction. The parent's
+        progress is the fraction of children finished; it completes when all are terminal with
+        results `{total, completed, failed, cancelled, child_ids}`; cancelling it cancels the
+        unfinished children; at most `max_concurrency` children are due at once, fleet-wide."""
+        from .workflow import BATCH_TYPE
+
+        if max_concurrency is not None and (isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int)
+                                            or max_concurrency < 1):
+            raise InvalidJobOptions("max_concurrency must be a positive integer", field="max_concurrency")
+        now = self.clock.now()
+        specs = list(jobs)
+        if not specs:
+            raise InvalidJobOptions("a batch needs at least one job", field="jobs")
+        parent = self._parent(BATCH_TYPE, now, {"size": len(specs), "max_concurrency": max_concurrency},
+                              **parent_options)
+        children = self._build_specs(specs, now, parent_id=parent.job_id)
+        if max_concurrency is not None:
+            children = [
+                dataclasses.replace(child, status=JobStatus.WAITING, held=True) if index >= max_concurrency else child
+                for index, child in enumerate(children)
+            ]
+        batch = BatchInsert(parent.job_id, len(children), max_concurrency)
+        return self.insert([parent, *children], [batch])[0]
+
+    def enqueue_workflow(self, workflow: Node, **parent_options: Any) -> WorkflowHandle:
+        """Enqueue a `chain`/`group` graph atomically; returns a handle on its parent job."""
+        from .workflow import WORKFLOW_TYPE, WorkflowHandle, flatten
+
+        now = self.clock.now()
+        parent = self._parent(WORKFLOW_TYPE, now, {}, **parent_options)
+        steps: list[NewJob] = []
+
+        def build(spec: JobSpec, after: tuple[JobId, ...]) -> NewJob:
+            options = {**dict(spec.options), "parent_id": parent.job_id, "now": now}
+            options["depends_on"] = (*after, *options.get("depends_on", ()))
+            return self.build_job(spec.job_type, spec.parameters, **options)
+
+        tails = flatten(workflow, (), build, steps)
+        parent = dataclasses.replace(parent, parameters={"steps": len(steps)})
+        batch = BatchInsert(parent.job_id, len(steps), None, fail_on_child_failure=True)
+        self.insert([parent, *steps], [batch])
+        return WorkflowHandle(self, parent.job_id, tuple(s.job_id for s in steps), tails)
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -467,6 +536,8 @@ class Conveyor:
 
     enqueue_async = _async_twin(enqueue)
     enqueue_many_async = _async_twin(enqueue_many)
+    batch_async = _async_twin(batch)
+    enqueue_workflow_async = _async_twin(enqueue_workflow)
     get_async = _async_twin(get)
     wait_async = _async_twin(wait)
     list_async = _async_twin(list)

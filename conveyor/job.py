@@ -59,6 +59,8 @@ class NewJob:
     parent_id: JobId | None = None
     webhook: dict[str, Any] | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    held: bool = False  # a batch child waiting for one of the batch's max_concurrency slots
+    on_dependency_failure: str = "cancel"  # or "run": run even if a dependency failed
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,3 +184,4 @@ class ClaimedJob:
     worker_id: WorkerId
     seq: int
     metadata: dict[str, Any] = field(default_factory=dict)
+    depends_on: tuple[JobId, ...] = ()

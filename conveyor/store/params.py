@@ -12,8 +12,19 @@ from ..webhooks.delivery import DeliveryState
 
 
 @dataclass(frozen=True, slots=True)
+class BatchInsert:
+    """A batch (or workflow) parent's counters; its children carry `parent_id = batch_id`."""
+
+    batch_id: JobId
+    total: int
+    max_concurrency: int | None = None
+    fail_on_child_failure: bool = False  # workflows: the parent fails when a step failed
+
+
+@dataclass(frozen=True, slots=True)
 class JobInsert:
     jobs: tuple[NewJob, ...]
+    batches: tuple[BatchInsert, ...] = ()
     # The caller's own DB connection (PostgreSQL: a psycopg Connection or AsyncConnection): the
     # jobs are written in its current transaction, so they exist only if the caller commits.
     connection: Any = None

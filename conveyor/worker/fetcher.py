@@ -45,6 +45,7 @@ class Fetcher:
         self._wake = asyncio.Event()
         self._capacity = asyncio.Event()
         self._next_due = 0.0  # earliest scheduled run_at we know of; 0 forces a look
+        self._hint = math.inf  # scheduled work announced while a claim was in flight
         self.stopping = False
 
     # -- signals from elsewhere ----------------------------------------------------------------
@@ -56,9 +57,11 @@ class Fetcher:
                 self._wake.set()
         elif kind == "s":
             try:
-                self._next_due = min(self._next_due, float(arg))
+                due = float(arg)
             except ValueError:
-                self._next_due = 0.0
+                due = 0.0
+            self._next_due = min(self._next_due, due)
+            self._hint = min(self._hint, due)  # survives a claim that was already under way
             self._wake.set()
 
     def slot_freed(self) -> None:
@@ -74,10 +77,12 @@ class Fetcher:
     async def _claim(self, limit: int) -> list[ClaimedJob]:
         now = self._clock.now()
         promote = now >= self._next_due
+        self._hint = math.inf
         params = JobClaim(self._worker_id, self._queues, limit, now, self._lease, promote_due=promote)
         result = await self._db.call(self._store.job_claim, params)
         if promote:
-            self._next_due = result.next_scheduled_at if result.next_scheduled_at is not None else math.inf
+            seen = result.next_scheduled_at if result.next_scheduled_at is not None else math.inf
+            self._next_due = min(seen, self._hint)
         return result.jobs
 
     async def _sleep(self, event: asyncio.Event, until_due: bool = True) -> None:
@@ -89,7 +94,8 @@ class Fetcher:
         try:
             await asyncio.wait_for(event.wait(), timeout)
         except TimeoutError:
-            pass
+            if timeout >= self._poll:  # a quiet poll interval: look for due work even if unannounced
+                self._next_due = min(self._next_due, self._clock.now())
 
     async def run(self) -> None:
         while not self.stopping:

@@ -14,7 +14,7 @@ from ..context import JobContext
 from ..job import ClaimedJob, JobId, LogEntry, WorkerId
 from ..maintenance.pruner import Pruner
 from ..maintenance.rescuer import Rescuer
-from ..store.params import JobCheckpoint, JobProgress, LogInsert
+from ..store.params import JobCheckpoint, JobGet, JobProgress, LogInsert
 from ..webhooks.dispatcher import WebhookDispatcher
 from .completer import Completer
 from .dbthread import DbThread
@@ -92,6 +92,9 @@ class Worker:
 
     async def _run_job(self, running: RunningJob) -> None:
         try:
+            if running.job.depends_on:
+                params = JobGet(running.job.job_id)
+                running.ctx.dependency_results = await self.db.call(self.store.job_dependency_results, params)
             outcome = await execute(self.app.handlers.get(running.job.job_type), running, self.pool)
         finally:
             self.running.pop(running.job.job_id, None)
@@ -112,7 +115,11 @@ class Worker:
         self._interrupt(job_id, "cancelled")
 
     def _on_message(self, message: str) -> None:
-        if message.startswith("c:"):
+        if message == "c:*":  # cancellations we can't name: ask the store what we still own
+            task = asyncio.get_running_loop().create_task(self.leases.beat())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        elif message.startswith("c:"):
             self._interrupt(JobId(message[2:]), "cancelled")
         else:
             self.fetcher.on_message(message)

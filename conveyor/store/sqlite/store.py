@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs
 
-from ...errors import StoreError
+from ...errors import InvalidJobOptions, StoreError
 from ...job import ClaimedJob, Job, JobId, LogEntry, WorkerId
 from ...status import JobStatus
 from ...webhooks.delivery import DeliveryState, WebhookDelivery
@@ -185,6 +185,7 @@ class SQLiteStore:
             conn.execute("PRAGMA busy_timeout=30000")
             conn.execute("PRAGMA cache_size=-32000")
             conn.execute("PRAGMA temp_store=MEMORY")
+            conn.execute("PRAGMA recursive_triggers=ON")  # dependency cancellation cascades
             self._local.conn = conn
             with self._lock:
                 self._all.append(conn)
@@ -256,23 +257,53 @@ class SQLiteStore:
                 j.job_id, j.job_type, j.queue, j.status.value, j.priority, _dumps(j.parameters),
                 j.max_attempts, j.max_crashes, j.timeout, j.created_at, j.run_at, j.parent_id,
                 _dumps(list(j.depends_on)), j.idempotency_key, _json_or_none(j.webhook),
-                _dumps(j.metadata),
+                _dumps(j.metadata), 1 if j.held else 0, j.on_dependency_failure,
             )
             for j in p.jobs
         ]
         keyed = any(j.idempotency_key is not None for j in p.jobs)
         with self._write() as conn:
+            if p.batches:
+                batches = [(b.batch_id, b.total, b.max_concurrency, int(b.fail_on_child_failure)) for b in p.batches]
+                conn.executemany(Q.batch_insert, batches)
             if not keyed:
                 conn.executemany(Q.job_insert, rows)
-                return [(Job.from_new(j), True) for j in p.jobs]
-            out = []
-            for new, row in zip(p.jobs, rows, strict=True):
-                if conn.execute(Q.job_insert, row).rowcount == 1:
-                    out.append((Job.from_new(new), True))
-                else:
-                    existing = conn.execute(Q.job_get_by_idempotency_key, (new.idempotency_key,))
-                    out.append((_job_from_row(existing.fetchone()), False))
+                out = [(Job.from_new(j), True) for j in p.jobs]
+            else:
+                out = []
+                for new, row in zip(p.jobs, rows, strict=True):
+                    if conn.execute(Q.job_insert, row).rowcount == 1:
+                        out.append((Job.from_new(new), True))
+                    else:
+                        existing = conn.execute(Q.job_get_by_idempotency_key, (new.idempotency_key,))
+                        out.append((_job_from_row(existing.fetchone()), False))
+            if any(j.depends_on for j in p.jobs):
+                out = self._insert_dependencies(conn, p, out)
             return out
+
+    def _insert_dependencies(
+        self, conn: sqlite3.Connection, p: JobInsert, out: list[tuple[Job, bool]]
+    ) -> list[tuple[Job, bool]]:
+        """Record edges, refuse unknown dependencies, and settle jobs whose dependencies are done."""
+        created = {job.job_id for job, was_created in out if was_created}
+        waiting = [j.job_id for j in p.jobs if j.depends_on and j.job_id in created]
+        conn.executemany(
+            Q.job_dep_insert, [(dep, j.job_id) for j in p.jobs if j.job_id in created for dep in j.depends_on]
+        )
+        ids = _dumps(waiting)
+        missing = conn.execute(Q.job_deps_missing, {"job_ids": ids}).fetchone()
+        if missing:
+            raise InvalidJobOptions(f"depends_on: no job {missing[0]!r}", field="depends_on")
+        now = max((j.created_at for j in p.jobs), default=time.time())
+        conn.execute(Q.job_deps_cancel_new, {"job_ids": ids, "now": now})
+        conn.execute(Q.job_deps_release_new, {"job_ids": ids, "now": now})
+        settled = {job_id: _job_from_row(conn.execute(Q.job_get, (job_id,)).fetchone()) for job_id in waiting}
+        return [(settled.get(job.job_id, job), was_created) for job, was_created in out]
+
+    def job_dependency_results(self, p: JobGet) -> dict[str, Any]:
+        """Results of the jobs `p.job_id` depends on, by their id (what `ctx.dependency_results` holds)."""
+        rows = self._read(Q.job_dependency_results, (p.job_id,))
+        return {row[0]: _load_or_none(row[3]) for row in rows}
 
     # -- reads ---------------------------------------------------------------------------------
 
@@ -326,6 +357,7 @@ class SQLiteStore:
                 seq=r[0], job_id=r[1], job_type=r[2], queue=r[3], priority=r[4],
                 parameters=_loads(r[5]), attempt=r[6], max_attempts=r[7], timeout=r[8],
                 checkpoint=_load_or_none(r[9]), metadata=_loads(r[10]), worker_id=worker_id,
+                depends_on=tuple(_loads(r[11])) if r[11] != "[]" else (),
             )
             for r in claimed
         ]
@@ -334,6 +366,7 @@ class SQLiteStore:
     def job_finish(self, p: JobFinish) -> list[JobId]:
         applied = []
         with self._write() as conn:
+            changes_before = conn.total_changes
             for t in p.transitions:
                 terminal = t.status.is_terminal
                 params = {
@@ -349,8 +382,12 @@ class SQLiteStore:
                 }
                 if conn.execute(Q.job_finish, params).rowcount:
                     applied.append(t.job.job_id)
+            # More rows changed than we updated: triggers released dependents or batch children.
+            cascaded = conn.total_changes - changes_before > len(applied)
             if applied:  # webhook outbox rows for the ones now terminal, in this transaction
                 conn.execute(Q.webhook_enqueue_terminal, {"job_ids": _dumps(applied), "now": p.now})
+        if cascaded:
+            self.wakeup.notify("j:*")
         return applied
 
     def job_heartbeat(self, p: JobHeartbeat) -> list[JobId]:
@@ -411,9 +448,15 @@ class SQLiteStore:
 
     def job_cancel(self, p: JobCancel) -> Job | None:
         with self._write() as conn:
-            if conn.execute(Q.job_cancel, {"job_id": p.job_id, "now": p.now, "reason": p.reason}).rowcount:
+            changes_before = conn.total_changes
+            cancelled = conn.execute(Q.job_cancel, {"job_id": p.job_id, "now": p.now, "reason": p.reason}).rowcount
+            cascaded = conn.total_changes - changes_before > cancelled
+            if cancelled:
                 conn.execute(Q.webhook_enqueue_terminal, {"job_ids": _dumps([p.job_id]), "now": p.now})
             row = conn.execute(Q.job_get, (p.job_id,)).fetchone()
+        if cascaded:  # children or dependents changed too; running ones must hear about it
+            self.wakeup.notify("c:*")
+            self.wakeup.notify("j:*")
         return _job_from_row(row) if row else None
 
     def job_retry(self, p: JobRetry) -> Job | None:

@@ -8,4 +8,4 @@ WHERE id IN (
     ORDER BY priority DESC, id
     LIMIT :limit)
 RETURNING id, job_id, job_type, queue, priority, parameters, attempt, max_attempts, timeout,
-    checkpoint, metadata
+    checkpoint, metadata, depends_on
