@@ -1,6 +1,7 @@
 """Conveyor: a durable background-job system. This module is the whole public surface."""
 
 from .app import Conveyor, JobSpec, WaitTimeout
+from .client import ApiError, AsyncClient, Client
 from .context import JobContext, SyncJobContext
 from .errors import (
     ConfigError,
@@ -22,6 +23,9 @@ from .workflow import WorkflowHandle, chain, group, step
 __version__ = "0.1.0"
 
 __all__ = [
+    "ApiError",
+    "AsyncClient",
+    "Client",
     "ConfigError",
     "Conveyor",
     "ConveyorError",

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..admin import Operator, audit_list
 from ..apikeys import ApiKey, ApiKeys, Scope
-from ..errors import ConveyorError
+from ..errors import ConveyorError, InvalidJobOptions
 from ..job import DEFAULT_QUEUE, Job, LogEntry, NewJob, new_job_id
 from ..status import JobStatus
 from ..store.params import AuditPage, JobPage
@@ -138,13 +138,19 @@ class ApiServices:
         return await self.read(both)
 
     async def list_jobs(self, **filters: Any) -> JobPage:
-        return await self.read(lambda: self.app.list(**filters))
+        try:
+            return await self.read(lambda: self.app.list(**filters))
+        except (ValueError, OverflowError):  # a cursor this store never handed out
+            raise InvalidJobOptions("cursor is not one this API returned", field="cursor") from None
 
     async def stats(self) -> dict[str, Any]:
         return await self.read(self.app.stats)
 
     async def audit(self, **filters: Any) -> AuditPage:
-        return await self.read(lambda: audit_list(self.app, **filters))
+        try:
+            return await self.read(lambda: audit_list(self.app, **filters))
+        except (ValueError, OverflowError):
+            raise InvalidJobOptions("cursor is not one this API returned", field="cursor") from None
 
     # -- operator actions (audited) ----------------------------------------------------------------
 
