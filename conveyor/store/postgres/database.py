@@ -81,7 +81,7 @@ def _first_line(exc: BaseException) -> str:
 
 def as_literal(text: str) -> sql.SQL:
     """Wrap SQL loaded from a package file (never user input) for psycopg's composition API."""
-    return sql.SQL(text)  # type: ignore[arg-type]
+    return sql.SQL(text)
 
 
 def _is_stale(conn: Connection[Any]) -> bool:

@@ -22,6 +22,7 @@ from ...errors import StoreError
 from ...job import ClaimedJob, Job, JobId, LogEntry, NewJob
 from ...outcome import Transition
 from ...status import JobStatus
+from ...webhooks.delivery import WebhookDelivery
 from ..params import (
     ClaimResult,
     JobCancel,
@@ -43,6 +44,9 @@ from ..params import (
     LogList,
     RescueResult,
     StatsRead,
+    WebhookClaim,
+    WebhookList,
+    WebhookRecord,
     WorkerBeat,
 )
 from ..queries import load_migrations, load_queries
@@ -251,7 +255,8 @@ class PostgresStore:
                 for migration in MIGRATIONS:
                     if migration.version > current:
                         conn.execute(migration.sql.encode())
-                        conn.execute(Q["schema_version_insert"], {"version": migration.version, "applied_at": time.time()})
+                        version = {"version": migration.version, "applied_at": time.time()}
+                        conn.execute(Q["schema_version_insert"], version)
 
         self._db.run(apply, idempotent=True)
 
@@ -301,7 +306,9 @@ class PostgresStore:
         params, keys = _insert_params(p.jobs), _keys(p.jobs)
         try:
             inserted = await (await conn.execute(Q["job_insert"], params)).fetchall()
-            live = await (await conn.execute(Q["job_get_by_idempotency_key"], {"keys": keys})).fetchall() if keys else []
+            live = []
+            if keys:
+                live = await (await conn.execute(Q["job_get_by_idempotency_key"], {"keys": keys})).fetchall()
             results = _merge_inserted(p.jobs, inserted, live)
             messages = wake_messages(results)
             if messages:
@@ -431,6 +438,20 @@ class PostgresStore:
         params = {"before": p.finished_before, "statuses": [s.value for s in p.statuses]}
         _, jobs = self._db.pipelined([(Q["job_purge_logs"], params), (Q["job_purge"], params)])
         return jobs.rowcount
+
+    # -- webhook outbox: not ported yet (job_insert refuses webhooks, so it is always empty) ----
+
+    def webhook_claim(self, p: WebhookClaim) -> list[WebhookDelivery]:
+        return []
+
+    def webhook_record(self, p: WebhookRecord) -> bool:
+        return False
+
+    def webhook_list(self, p: WebhookList) -> list[WebhookDelivery]:
+        return []
+
+    def webhook_next_due(self) -> float | None:
+        return None
 
     def stats_read(self, p: StatsRead) -> dict[str, Any]:
         since = {"since": p.now - p.window_seconds}
