@@ -76,7 +76,8 @@ class Api:
         return {"Authorization": f"Bearer {self.keys[scope]}"} if scope else {}
 
     def client(self, scope: str | None = "admin", **kwargs: Any) -> httpx.Client:
-        client = httpx.Client(base_url=self.base_url, headers=self.headers(scope), timeout=30, **kwargs)
+        headers = {**self.headers(scope), **kwargs.pop("headers", {})}
+        client = httpx.Client(base_url=self.base_url, headers=headers, timeout=30, **kwargs)
         self.clients.append(client)
         return client
 
