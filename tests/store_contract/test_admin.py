@@ -19,7 +19,17 @@ from conveyor.store.params import (
     LogList,
     StatsRead,
 )
-from tests.store_contract.conftest import NOW, claim, claim_one, finish, get, insert, new_job
+from tests.store_contract.conftest import (
+    NOW,
+    Backend,
+    claim,
+    claim_one,
+    finish,
+    get,
+    insert,
+    new_job,
+    requires_workflows,
+)
 
 ERROR = {"code": "X", "message": "bad", "details": {}}
 
@@ -32,13 +42,11 @@ def failed_job(store: Store, **overrides: object) -> str:
 
 
 def test_cancel_every_unfinished_status(store: Store) -> None:
-    pending, scheduled, running, dependency = new_job(), new_job(run_at=NOW + 100), new_job(priority=10), new_job()
-    insert(store, pending, scheduled, running, dependency)
-    waiting = new_job(status=JobStatus.WAITING, depends_on=(dependency.job_id,))
-    insert(store, waiting)
+    pending, scheduled, running = new_job(), new_job(run_at=NOW + 100), new_job(priority=10)
+    insert(store, pending, scheduled, running)
     claimed = claim_one(store)
     assert claimed.job_id == running.job_id
-    for job in (pending, scheduled, running, waiting):
+    for job in (pending, scheduled, running):
         cancelled = store.job_cancel(JobCancel(job.job_id, NOW + 2, reason="user asked"))
         assert cancelled is not None and cancelled.status is JobStatus.CANCELLED, job
         assert cancelled.finished_at_ts == NOW + 2 and cancelled.lease_expires_at_ts is None
@@ -48,6 +56,17 @@ def test_cancel_every_unfinished_status(store: Store) -> None:
     assert lost == [claimed.job_id]
     assert finish(store, Transition(claimed, JobStatus.COMPLETED, results=1)) == []
     assert get(store, running.job_id).status is JobStatus.CANCELLED
+
+
+def test_cancel_a_waiting_job(backend: Backend, store: Store) -> None:
+    requires_workflows(backend)
+    dependency = new_job()
+    insert(store, dependency)
+    waiting = new_job(status=JobStatus.WAITING, depends_on=(dependency.job_id,))
+    insert(store, waiting)
+    cancelled = store.job_cancel(JobCancel(waiting.job_id, NOW + 2, reason="user asked"))
+    assert cancelled is not None and cancelled.status is JobStatus.CANCELLED
+    assert get(store, dependency.job_id).status is JobStatus.PENDING
 
 
 def test_cancel_a_finished_or_unknown_job_changes_nothing(store: Store) -> None:

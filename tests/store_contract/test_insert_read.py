@@ -8,7 +8,17 @@ from conveyor.outcome import Transition
 from conveyor.status import JobStatus
 from conveyor.store import Store
 from conveyor.store.params import JobGet, JobList, LogInsert, LogList
-from tests.store_contract.conftest import NOW, claim, claim_one, finish, get, insert, new_job
+from tests.store_contract.conftest import (
+    NOW,
+    Backend,
+    claim,
+    claim_one,
+    finish,
+    get,
+    insert,
+    new_job,
+    requires_workflows,
+)
 
 
 def test_insert_round_trips_every_field(store: Store) -> None:
@@ -36,7 +46,8 @@ def test_insert_round_trips_every_field(store: Store) -> None:
     assert job.cursor is not None
 
 
-def test_waiting_job_keeps_its_dependencies(store: Store) -> None:
+def test_waiting_job_keeps_its_dependencies(backend: Backend, store: Store) -> None:
+    requires_workflows(backend)
     first, second = new_job(), new_job()
     insert(store, first, second)
     dependent = new_job(status=JobStatus.WAITING, depends_on=(first.job_id, second.job_id))
@@ -152,13 +163,13 @@ def test_logs_in_order_per_job_with_limit(store: Store) -> None:
     assert store.log_list(LogList("nope")) == []
 
 
-def test_worker_beat_records_start_heartbeat_and_stop(backend: object, store: Store) -> None:
+def test_worker_beat_records_start_heartbeat_and_stop(backend: Backend, store: Store) -> None:
     from conveyor.store.params import WorkerBeat
 
     store.worker_beat(WorkerBeat(WorkerId("w1"), NOW, {"pid": 1}))
     store.worker_beat(WorkerBeat(WorkerId("w1"), NOW + 5, {"pid": 1, "running": 2}))
-    rows = backend.raw(backend.url, "SELECT started_at, heartbeat_at, stopped_at FROM conveyor_workers")  # type: ignore[attr-defined]
+    rows = backend.raw(backend.url, "SELECT started_at, heartbeat_at, stopped_at FROM conveyor_workers")
     assert rows == [(NOW, NOW + 5, None)]
     store.worker_beat(WorkerBeat(WorkerId("w1"), NOW + 9, stopping=True))
-    rows = backend.raw(backend.url, "SELECT started_at, heartbeat_at, stopped_at FROM conveyor_workers")  # type: ignore[attr-defined]
+    rows = backend.raw(backend.url, "SELECT started_at, heartbeat_at, stopped_at FROM conveyor_workers")
     assert rows == [(NOW, NOW + 9, NOW + 9)]

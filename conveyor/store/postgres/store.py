@@ -22,7 +22,6 @@ from ...errors import StoreError
 from ...job import ClaimedJob, Job, JobId, LogEntry, NewJob
 from ...outcome import Transition
 from ...status import JobStatus
-from ...webhooks.delivery import WebhookDelivery
 from ..params import (
     ClaimResult,
     JobCancel,
@@ -42,16 +41,17 @@ from ..params import (
     JobRetryFailed,
     LogInsert,
     LogList,
+    LogTail,
+    MetricsRead,
+    MetricsSnapshot,
     RescueResult,
     StatsRead,
-    WebhookClaim,
-    WebhookList,
-    WebhookRecord,
     WorkerBeat,
 )
 from ..queries import load_migrations, load_queries
 from ..stats import summarize
 from .database import Database, Params, Step, as_literal, parse_postgres_url
+from .unported import UnportedOperations
 from .wakeup import PgWakeup
 
 _PACKAGE = __package__ or "conveyor.store.postgres"
@@ -108,14 +108,20 @@ def _claimed_from_row(row: Sequence[Any], worker_id: Any) -> ClaimedJob:
 # -- enqueue: shared by the pool path and the caller's-connection paths (sync and async) ---------
 
 
+def _refuse_unported(p: JobInsert) -> None:
+    """Features whose SQLite migrations (0003 webhooks, 0004 workflows) are not ported yet: fail
+    the enqueue now rather than store a job that would silently never call back or never run."""
+    missing = None
+    if p.batches or any(j.depends_on or j.held for j in p.jobs):
+        missing = "dependencies and batches (workflows)"
+    elif any(j.webhook is not None for j in p.jobs):
+        missing = "webhooks"
+    if missing:
+        raise StoreError(f"{missing} are not available on the PostgreSQL store yet (its migration is not ported)")
+
+
 def _insert_params(jobs: Sequence[NewJob]) -> dict[str, list[Any]]:
     """`job_insert.sql`'s arrays: one element per job, so any number of jobs is one statement."""
-    for j in jobs:
-        if j.webhook is not None:
-            raise StoreError(
-                "webhooks are not available on the PostgreSQL store yet (its webhook outbox "
-                "migration is not ported); enqueue without webhook= or use SQLite"
-            )
     return {
         "job_id": [j.job_id for j in jobs],
         "job_type": [j.job_type for j in jobs],
@@ -216,7 +222,7 @@ def _unique_tokens(transitions: Sequence[Transition]) -> list[Transition]:
     return out
 
 
-class PostgresStore:
+class PostgresStore(UnportedOperations):
     dialect = "postgresql"
 
     def __init__(self, url: str, *, create: bool = True) -> None:
@@ -268,6 +274,7 @@ class PostgresStore:
     def job_insert(self, p: JobInsert) -> list[tuple[Job, bool]]:
         if not p.jobs:
             return []
+        _refuse_unported(p)
         if p.connection is not None:
             return self._insert_on(p.connection, p.jobs)
         params = _insert_params(p.jobs)
@@ -303,6 +310,7 @@ class PostgresStore:
             raise StoreError("job_insert_async needs connection= to be a psycopg AsyncConnection")
         if not p.jobs:
             return []
+        _refuse_unported(p)
         params, keys = _insert_params(p.jobs), _keys(p.jobs)
         try:
             inserted = await (await conn.execute(Q["job_insert"], params)).fetchall()
@@ -439,19 +447,35 @@ class PostgresStore:
         _, jobs = self._db.pipelined([(Q["job_purge_logs"], params), (Q["job_purge"], params)])
         return jobs.rowcount
 
-    # -- webhook outbox: not ported yet (job_insert refuses webhooks, so it is always empty) ----
+    def log_tail(self, p: LogTail) -> list[tuple[int, LogEntry]]:
+        rows = self._db.rows(Q["log_tail"], {"job_id": p.job_id, "after": p.after, "limit": p.limit})
+        return [(seq, LogEntry(ts, level, msg)) for seq, ts, level, msg in rows]
 
-    def webhook_claim(self, p: WebhookClaim) -> list[WebhookDelivery]:
-        return []
-
-    def webhook_record(self, p: WebhookRecord) -> bool:
-        return False
-
-    def webhook_list(self, p: WebhookList) -> list[WebhookDelivery]:
-        return []
-
-    def webhook_next_due(self) -> float | None:
-        return None
+    def metrics_read(self, p: MetricsRead) -> MetricsSnapshot:
+        after = p.enqueued_after
+        cursor_given = after is not None and after.isascii() and after.isdigit()
+        window = p.finished_since is not None and p.finished_until is not None
+        steps: list[Step] = [(Q["stats_counts"], None), (Q["metrics_oldest_pending"], None)]
+        if cursor_given and after:
+            steps.append((Q["metrics_enqueued"], {"after": int(after)}))
+        else:
+            steps.append((Q["metrics_last_id"], None))
+        if window:
+            steps.append((Q["metrics_finished"], {"since": p.finished_since, "until": p.finished_until}))
+        results = self._db.pipelined(steps, idempotent=True)
+        counts, oldest, enqueued_or_last = (c.fetchall() for c in results[:3])
+        enqueued: list[tuple[str, str, int]] = []
+        if cursor_given and after:
+            enqueued = [(queue, job_type, n) for queue, job_type, n, _ in enqueued_or_last]
+            cursor = str(max([int(after), *(row[3] for row in enqueued_or_last)]))
+        else:
+            cursor = str(enqueued_or_last[0][0])
+        finished = [(q, t, s, d) for q, t, s, d in results[3].fetchall()] if window else []
+        return MetricsSnapshot(
+            counts=[(q, t, s, n) for q, t, s, n in counts],
+            oldest_pending=[(queue, float(run_at)) for queue, run_at in oldest],
+            enqueued=enqueued, enqueued_cursor=cursor, finished=finished,
+        )
 
     def stats_read(self, p: StatsRead) -> dict[str, Any]:
         since = {"since": p.now - p.window_seconds}

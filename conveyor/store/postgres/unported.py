@@ -1,0 +1,69 @@
+"""Store operations whose tables (SQLite migrations 0002+) are not ported to PostgreSQL yet.
+
+They fail with a one-line `StoreError` naming what is missing, instead of an AttributeError or a
+silent no-op. `job_insert` refuses webhooks, dependencies and batches for the same reason.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from ...errors import StoreError
+from ...webhooks.delivery import WebhookDelivery
+from ..params import (
+    ApiKeyFind,
+    ApiKeyInsert,
+    ApiKeyList,
+    ApiKeyRecord,
+    ApiKeyRevoke,
+    ApiKeyTouch,
+    AuditInsert,
+    AuditList,
+    AuditPage,
+    JobGet,
+    WebhookClaim,
+    WebhookList,
+    WebhookRecord,
+)
+
+
+def _missing(feature: str) -> NoReturn:
+    raise StoreError(f"{feature} are not available on the PostgreSQL store yet (its migration is not ported)")
+
+
+class UnportedOperations:
+    # -- API keys and the audit log (SQLite migration 0002) ------------------------------------
+
+    def api_key_insert(self, p: ApiKeyInsert) -> ApiKeyRecord | None:
+        _missing("API keys")
+
+    def api_key_find(self, p: ApiKeyFind) -> ApiKeyRecord | None:
+        _missing("API keys")
+
+    def api_key_list(self, p: ApiKeyList) -> list[ApiKeyRecord]:
+        _missing("API keys")
+
+    def api_key_revoke(self, p: ApiKeyRevoke) -> list[ApiKeyRecord]:
+        _missing("API keys")
+
+    def api_key_touch(self, p: ApiKeyTouch) -> None:
+        _missing("API keys")
+
+    def audit_insert(self, p: AuditInsert) -> int:
+        _missing("the audit log and its actions")
+
+    def audit_list(self, p: AuditList) -> AuditPage:
+        _missing("the audit log and its actions")
+
+    if TYPE_CHECKING:  # the webhook outbox (0003): declared for the protocol, absent at run time
+        # so callers can tell (`hasattr(store, "webhook_claim")`); job_insert refuses webhooks.
+
+        def webhook_claim(self, p: WebhookClaim) -> list[WebhookDelivery]: ...
+        def webhook_record(self, p: WebhookRecord) -> bool: ...
+        def webhook_list(self, p: WebhookList) -> list[WebhookDelivery]: ...
+        def webhook_next_due(self) -> float | None: ...
+
+    # -- workflows (0004): job_insert refuses dependencies and batches -------------------------
+
+    def job_dependency_results(self, p: JobGet) -> dict[str, Any]:
+        return {}
