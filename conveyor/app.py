@@ -10,6 +10,7 @@ import asyncio
 import builtins
 import dataclasses
 import functools
+import inspect
 import math
 import threading
 import time
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
-from .clock import Clock, SystemClock
+from .clock import Clock, SystemClock, to_iso
 from .errors import (
     InvalidJobOptions,
     InvalidParameters,
@@ -39,10 +40,12 @@ from .job import (
     NewJob,
     new_job_id,
 )
+from .maintenance.cron import MISSED_POLICIES, Periodic, validate_schedule
 from .retry import RetryPolicy
 from .settings import Settings, load_settings
 from .status import JobStatus
 from .store import Store, open_store
+from .store.limits import parse_rate
 from .store.params import (
     BatchInsert,
     JobCancel,
@@ -54,12 +57,18 @@ from .store.params import (
     JobPurge,
     JobRetry,
     JobRetryFailed,
+    LimitDelete,
+    LimitPause,
+    LimitSet,
     LogInsert,
     LogList,
     StatsRead,
     WebhookList,
 )
 from .webhooks import WebhookDelivery, validate_webhook
+
+if TYPE_CHECKING:
+    from .workflow import Node, WorkflowHandle
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -93,6 +102,10 @@ def _async_twin(fn: Callable[P, R]) -> Callable[P, Any]:
     twin.__name__ = f"{fn.__name__}_async"
     twin.__doc__ = f"Async twin of `{fn.__name__}`."
     return twin
+
+
+def _is_async_connection(connection: Any) -> bool:
+    return connection is not None and inspect.iscoroutinefunction(getattr(connection, "execute", None))
 
 
 def _seconds(value: float | int | timedelta | None, name: str) -> float | None:
@@ -157,6 +170,7 @@ class Conveyor:
             self.settings.retry_base_seconds, self.settings.retry_max_seconds
         )
         self._handlers: dict[str, Handler] = {}
+        self.periodic_jobs: dict[str, Periodic] = {}
         self._store: Store | None = None
         self._store_lock = threading.Lock()
 
@@ -222,13 +236,18 @@ class Conveyor:
         priority: int | None = None,
         max_attempts: int | None = None,
         timeout: float | None = None,
+        concurrency_limit: int | None = None,
+        rate_limit: str | tuple[int, float] | None = None,
     ) -> Handler:
         if not job_type or not isinstance(job_type, str):
             raise ValueError("job_type must be a non-empty string")
         if job_type in self._handlers:
             raise ValueError(f"a handler for {job_type!r} is already registered")
+        if concurrency_limit is not None and (not isinstance(concurrency_limit, int) or concurrency_limit < 1):
+            raise ValueError("concurrency_limit must be a positive integer")
         handler = Handler.build(
-            job_type, fn, queue=queue, priority=priority, max_attempts=max_attempts, timeout=timeout
+            job_type, fn, queue=queue, priority=priority, max_attempts=max_attempts, timeout=timeout,
+            concurrency_limit=concurrency_limit, rate_limit=parse_rate(rate_limit),
         )
         self._handlers[job_type] = handler
         return handler
@@ -241,14 +260,119 @@ class Conveyor:
         priority: int | None = None,
         max_attempts: int | None = None,
         timeout: float | None = None,
+        concurrency_limit: int | None = None,
+        rate_limit: str | tuple[int, float] | None = None,
     ) -> Callable[[HandlerFn], HandlerFn]:
         """Decorator form of `register`."""
 
         def decorate(fn: HandlerFn) -> HandlerFn:
-            self.register(job_type, fn, queue=queue, priority=priority, max_attempts=max_attempts, timeout=timeout)
+            self.register(job_type, fn, queue=queue, priority=priority, max_attempts=max_attempts, timeout=timeout,
+                          concurrency_limit=concurrency_limit, rate_limit=rate_limit)
             return fn
 
         return decorate
+
+    def periodic(
+        self,
+        schedule: str,
+        *,
+        name: str | None = None,
+        job_type: str | None = None,
+        parameters: dict[str, Any] | None = None,
+        missed: str = "run_once",
+        **options: Any,
+    ) -> Callable[[HandlerFn], HandlerFn]:
+        """Decorator: register `fn` as the handler of `job_type` (default: its name) and enqueue
+        it on a cron `schedule` ("0 * * * *"; a sixth field adds seconds). `missed`: what to do
+        with ticks that passed while no worker ran: "run_once" (default), "run_all" or "skip"."""
+
+        def decorate(fn: HandlerFn) -> HandlerFn:
+            kind = job_type or fn.__name__
+            if kind not in self._handlers:
+                self.register(kind, fn)
+            self.add_periodic(name or kind, schedule, kind, parameters, missed=missed, **options)
+            return fn
+
+        return decorate
+
+    def add_periodic(
+        self,
+        name: str,
+        schedule: str,
+        job_type: str,
+        parameters: dict[str, Any] | None = None,
+        *,
+        missed: str = "run_once",
+        **options: Any,
+    ) -> Periodic:
+        """Enqueue `job_type` on a cron schedule; workers of this app fire it exactly once per tick."""
+        validate_schedule(schedule)
+        if missed not in MISSED_POLICIES:
+            raise ValueError(f"missed must be one of {', '.join(MISSED_POLICIES)}")
+        if name in self.periodic_jobs:
+            raise ValueError(f"a periodic job named {name!r} is already registered")
+        self.build_job(job_type, parameters, **options)  # refuse bad options now, not at the first tick
+        periodic = Periodic(name, schedule, job_type, dict(parameters or {}), dict(options), missed)
+        self.periodic_jobs[name] = periodic
+        return periodic
+
+    def periodic_schedules(self) -> builtins.list[dict[str, Any]]:
+        """Every stored schedule with its next run time (as the workers registered them)."""
+        return [
+            {"name": r.name, "schedule": r.schedule, "job_type": r.job_type, "missed": r.missed,
+             "next_run_at": to_iso(r.next_run_at), "last_run_at": to_iso(r.last_run_at),
+             "last_job_id": r.last_job_id}
+            for r in self.store.periodic_list()
+        ]
+
+    # -- fleet-wide limits ---------------------------------------------------------------------
+
+    @staticmethod
+    def _limit_key(queue: str | None, job_type: str | None) -> tuple[str, str]:
+        if (queue is None) == (job_type is None):
+            raise InvalidJobOptions("give exactly one of queue= or job_type=", field="queue")
+        return ("queue", queue) if queue is not None else ("job_type", job_type)  # type: ignore[return-value]
+
+    def set_limit(
+        self,
+        *,
+        queue: str | None = None,
+        job_type: str | None = None,
+        concurrency: int | None = None,
+        rate: str | tuple[int, float] | None = None,
+    ) -> None:
+        """Bound, across every worker, how many jobs of a queue or type run at once (`concurrency`)
+        and how many start per period (`rate`, e.g. "10/s")."""
+        scope, key = self._limit_key(queue, job_type)
+        if concurrency is not None and (isinstance(concurrency, bool) or not isinstance(concurrency, int)
+                                        or concurrency < 1):
+            raise InvalidJobOptions("concurrency must be a positive integer", field="concurrency")
+        try:
+            parsed = parse_rate(rate)
+        except ValueError as exc:
+            raise InvalidJobOptions(str(exc), field="rate") from None
+        self.store.limit_set(LimitSet(scope, key, self.clock.now(), concurrency, parsed))
+        self.store.wakeup.notify("j:*")
+
+    def clear_limit(self, *, queue: str | None = None, job_type: str | None = None) -> None:
+        scope, key = self._limit_key(queue, job_type)
+        self.store.limit_delete(LimitDelete(scope, key))
+        self.store.wakeup.notify("j:*")
+
+    def pause_queue(self, queue: str) -> None:
+        """Stop every worker from starting jobs of `queue` (running ones finish)."""
+        self.store.limit_pause(LimitPause("queue", queue, True, self.clock.now()))
+
+    def resume_queue(self, queue: str) -> None:
+        self.store.limit_pause(LimitPause("queue", queue, False, self.clock.now()))
+        self.store.wakeup.notify(f"j:{queue}")
+
+    def limits(self) -> builtins.list[dict[str, Any]]:
+        return [
+            {"scope": lim.scope, "key": lim.key, "concurrency": lim.max_running,
+             "rate": f"{lim.rate_count}/{lim.rate_period:g}s" if lim.rate_count else None, "paused": lim.paused}
+            for lim in self.store.limit_list()
+        ]
 
     # -- enqueue -------------------------------------------------------------------------------
 
@@ -324,15 +448,35 @@ class Conveyor:
             metadata=metadata or {},
         )
 
-    def insert(self, jobs: Sequence[NewJob], batches: Sequence[BatchInsert] = ()) -> list[Job]:
-        """Write validated jobs in one transaction and wake the workers that serve them."""
+    def insert(
+        self, jobs: Sequence[NewJob], batches: Sequence[BatchInsert] = (), connection: Any = None
+    ) -> list[Job]:
+        """Write validated jobs in one transaction and wake the workers that serve them. With
+        `connection` (PostgreSQL), in the caller's open transaction: no job and no wake-up unless
+        the caller commits."""
         if not jobs:
             return []
-        results = self.store.job_insert(JobInsert(tuple(jobs), tuple(batches)))
-        self._wake(job for job, created in results if created)
+        self._check_connection(connection)
+        results = self.store.job_insert(JobInsert(tuple(jobs), tuple(batches), connection))
+        if connection is None:  # else the store queued the NOTIFY in the caller's transaction
+            self.announce(job for job, created in results if created)
         return [job for job, _ in results]
 
-    def _wake(self, jobs: Iterable[Job]) -> None:
+    def _check_connection(self, connection: Any) -> None:
+        if connection is not None and self.store.dialect != "postgresql":
+            raise StoreError(
+                f"connection= (enqueue in your own transaction) needs the PostgreSQL store, not {self.store.dialect}"
+            )
+
+    async def _insert_async(self, jobs: Sequence[NewJob], connection: Any) -> list[Job]:
+        store = self._store or await asyncio.to_thread(self.open)
+        self._check_connection(connection)
+        insert_async = getattr(store, "job_insert_async")  # noqa: B009 - PostgreSQL only
+        results = await insert_async(JobInsert(tuple(jobs), connection=connection))
+        return [job for job, _ in results]
+
+    def announce(self, jobs: Iterable[Job]) -> None:
+        """Wake the workers that serve these newly stored jobs."""
         queues: set[str] = set()
         earliest: float | None = None
         for job in jobs:
@@ -345,21 +489,43 @@ class Conveyor:
         if earliest is not None:
             self.store.wakeup.notify(f"s:{earliest}")
 
-    def enqueue(self, job_type: str, parameters: dict[str, Any] | None = None, **options: Any) -> Job:
-        """Persist one job and return it; durable once this returns. Options: see `build_job`."""
-        return self.insert([self.build_job(job_type, parameters, **options)])[0]
+    def enqueue(
+        self, job_type: str, parameters: dict[str, Any] | None = None, *, connection: Any = None, **options: Any
+    ) -> Job:
+        """Persist one job and return it; durable once this returns. Options: see `build_job`.
+        `connection`: a psycopg connection to the store's database (PostgreSQL): the job is
+        written in its current transaction, so it exists (and runs) only if the caller commits."""
+        return self.insert([self.build_job(job_type, parameters, **options)], connection=connection)[0]
 
-    def enqueue_many(self, jobs: Iterable[JobSpec | tuple[Any, ...]]) -> list[Job]:
+    def enqueue_many(self, jobs: Iterable[JobSpec | tuple[Any, ...]], *, connection: Any = None) -> list[Job]:
         """Persist many jobs in one transaction: `(job_type, params)`, `(job_type, params,
-        options)` or `JobSpec` items. All or nothing: one invalid item rejects the whole call."""
-        return self.insert(self._build_specs(jobs, self.clock.now()))
+        options)` or `JobSpec` items. All or nothing: one invalid item rejects the whole call.
+        `connection`: as for `enqueue`."""
+        return self.insert(self._build_specs(jobs, self.clock.now()), connection=connection)
+
+    async def enqueue_async(
+        self, job_type: str, parameters: dict[str, Any] | None = None, *, connection: Any = None, **options: Any
+    ) -> Job:
+        """Async twin of `enqueue`; `connection` may be a psycopg `AsyncConnection`."""
+        if not _is_async_connection(connection):
+            return await asyncio.to_thread(self.enqueue, job_type, parameters, connection=connection, **options)
+        return (await self._insert_async([self.build_job(job_type, parameters, **options)], connection))[0]
+
+    async def enqueue_many_async(
+        self, jobs: Iterable[JobSpec | tuple[Any, ...]], *, connection: Any = None
+    ) -> list[Job]:
+        """Async twin of `enqueue_many`; `connection` may be a psycopg `AsyncConnection`."""
+        if not _is_async_connection(connection):
+            return await asyncio.to_thread(self.enqueue_many, jobs, connection=connection)
+        return await self._insert_async(self._build_specs(jobs, self.clock.now()), connection)
 
     def _build_specs(self, specs: Iterable[JobSpec | tuple[Any, ...]], now: float, **common: Any) -> list[NewJob]:
         built = []
         for index, item in enumerate(specs):
             spec = item if isinstance(item, JobSpec) else JobSpec(*item)
             try:
-                built.append(self.build_job(spec.job_type, spec.parameters, now=now, **{**dict(spec.options), **common}))
+                options = {**dict(spec.options), **common}
+                built.append(self.build_job(spec.job_type, spec.parameters, now=now, **options))
             except (InvalidJobOptions, InvalidParameters, UnknownJobType) as exc:
                 exc.args = (f"jobs[{index}]: {exc}",)
                 raise
@@ -534,8 +700,6 @@ class Conveyor:
 
     # -- async twins ---------------------------------------------------------------------------
 
-    enqueue_async = _async_twin(enqueue)
-    enqueue_many_async = _async_twin(enqueue_many)
     batch_async = _async_twin(batch)
     enqueue_workflow_async = _async_twin(enqueue_workflow)
     get_async = _async_twin(get)

@@ -25,6 +25,8 @@ class Handler:
     timeout: float | None = None
     params_model: type[pydantic.BaseModel] | None = None
     is_async: bool = False
+    concurrency_limit: int | None = None  # fleet-wide, across every worker
+    rate_limit: tuple[int, float] | None = None  # (count, period seconds), fleet-wide
 
     @classmethod
     def build(cls, job_type: str, fn: HandlerFn, **options: Any) -> Handler:

@@ -65,6 +65,31 @@ class JobClaim:
 class ClaimResult:
     jobs: list[ClaimedJob]
     next_scheduled_at: float | None  # earliest run_at still scheduled, if it was looked up
+    limited: bool = False  # limits exist: finishing a job may let another worker start one
+    next_check_at: float | None = None  # a rate limit earns its next token then
+
+
+@dataclass(frozen=True, slots=True)
+class LimitSet:
+    scope: str  # "queue" or "job_type"
+    key: str
+    now: float
+    max_running: int | None = None
+    rate: tuple[int, float] | None = None  # (count, period seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class LimitPause:
+    scope: str
+    key: str
+    paused: bool
+    now: float
+
+
+@dataclass(frozen=True, slots=True)
+class LimitDelete:
+    scope: str
+    key: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -309,3 +334,39 @@ class MetricsSnapshot:
     enqueued: list[tuple[str, str, int]]  # (queue, job_type, n) inserted after `enqueued_after`
     enqueued_cursor: str | None
     finished: list[tuple[str, str, str, float | None]]  # (queue, job_type, status, duration)
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodicUpsert:
+    name: str
+    schedule: str
+    job_type: str
+    parameters: dict[str, Any]
+    options: dict[str, Any]
+    missed: str
+    next_run_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodicFire:
+    """Move `name` from tick `expected` to `next_run_at` and insert `jobs`, or do nothing if
+    another process already did."""
+
+    name: str
+    expected: float
+    next_run_at: float
+    last_run_at: float
+    jobs: tuple[NewJob, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodicRow:
+    name: str
+    schedule: str
+    job_type: str
+    parameters: dict[str, Any]
+    options: dict[str, Any]
+    missed: str
+    next_run_at: float
+    last_run_at: float | None
+    last_job_id: str | None

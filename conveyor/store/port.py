@@ -6,6 +6,7 @@ from typing import Any, Protocol
 
 from ..job import Job, JobId, LogEntry
 from ..webhooks.delivery import WebhookDelivery
+from .limits import Limit
 from .params import (
     ApiKeyFind,
     ApiKeyInsert,
@@ -32,11 +33,17 @@ from .params import (
     JobRescue,
     JobRetry,
     JobRetryFailed,
+    LimitDelete,
+    LimitPause,
+    LimitSet,
     LogInsert,
     LogList,
     LogTail,
     MetricsRead,
     MetricsSnapshot,
+    PeriodicFire,
+    PeriodicRow,
+    PeriodicUpsert,
     RescueResult,
     StatsRead,
     WebhookClaim,
@@ -92,6 +99,18 @@ class Store(Protocol):
     def job_dependency_results(self, p: JobGet) -> dict[str, Any]: ...
     def job_list(self, p: JobList) -> JobPage: ...
     def job_claim(self, p: JobClaim) -> ClaimResult: ...
+
+    def periodic_upsert(self, p: PeriodicUpsert) -> None: ...
+    def periodic_list(self) -> list[PeriodicRow]: ...
+
+    def periodic_fire(self, p: PeriodicFire) -> list[Job] | None:
+        """Insert the tick's jobs if this call advanced the schedule; None if another process did."""
+        ...
+
+    def limit_set(self, p: LimitSet) -> None: ...
+    def limit_pause(self, p: LimitPause) -> None: ...
+    def limit_delete(self, p: LimitDelete) -> None: ...
+    def limit_list(self) -> list[Limit]: ...
 
     def job_finish(self, p: JobFinish) -> list[JobId]:
         """Apply fenced transitions; returns the ids whose transition took effect."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from ..clock import Clock
 from ..job import ClaimedJob, JobId
@@ -28,6 +29,7 @@ class Completer:
         self._writing = asyncio.Lock()
         self.applied = 0
         self.rejected = 0
+        self.wake_all_on_finish: Callable[[], bool] = lambda: False
 
     def submit(self, job: ClaimedJob, outcome: Outcome) -> None:
         t = transition(job, outcome, self._policy, self._clock.now())
@@ -69,6 +71,8 @@ class Completer:
                 wake_queues.add(t.job.queue)
             elif t.status is JobStatus.SCHEDULED and t.run_at is not None:
                 earliest = t.run_at if earliest is None else min(earliest, t.run_at)
+        if self.wake_all_on_finish():  # a finished job frees a fleet-wide limit slot
+            wake_queues = {"*"}
         for queue in wake_queues:
             self._store.wakeup.notify(f"j:{queue}")
         if earliest is not None:

@@ -47,6 +47,7 @@ class Fetcher:
         self._next_due = 0.0  # earliest scheduled run_at we know of; 0 forces a look
         self._hint = math.inf  # scheduled work announced while a claim was in flight
         self.stopping = False
+        self.limited = False  # fleet-wide limits exist: finished jobs may unblock other workers
 
     # -- signals from elsewhere ----------------------------------------------------------------
 
@@ -83,6 +84,9 @@ class Fetcher:
         if promote:
             seen = result.next_scheduled_at if result.next_scheduled_at is not None else math.inf
             self._next_due = min(seen, self._hint)
+        self.limited = result.limited
+        if result.next_check_at is not None:  # a rate limit refills then: look again
+            self._next_due = min(self._next_due, result.next_check_at)
         return result.jobs
 
     async def _sleep(self, event: asyncio.Event, until_due: bool = True) -> None:

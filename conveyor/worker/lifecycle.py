@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 from ..context import JobContext
 from ..job import ClaimedJob, JobId, LogEntry, WorkerId
+from ..maintenance.cron import Scheduler
 from ..maintenance.pruner import Pruner
 from ..maintenance.rescuer import Rescuer
-from ..store.params import JobCheckpoint, JobGet, JobProgress, LogInsert
+from ..store.params import JobCheckpoint, JobGet, JobProgress, LimitSet, LogInsert
 from ..webhooks.dispatcher import WebhookDispatcher
 from .completer import Completer
 from .dbthread import DbThread
@@ -61,9 +62,12 @@ class Worker:
             running_ids=lambda: list(self.running), on_lost=self._lost,
             info={"queues": list(s.queues) if s.queues else None, "concurrency": s.concurrency},
         )
+        self.completer.wake_all_on_finish = lambda: self.fetcher.limited
         self.rescuer = Rescuer(self.store, self.db, self.clock, s.lease_seconds)
         self.pruner = Pruner(self.store, self.db, self.clock, s.retention_seconds)
-        self.webhooks = WebhookDispatcher(self.store, self.db, self.clock, s, self.worker_id)
+        self.scheduler = Scheduler(app, self.store, self.db, self.clock)
+        # Its own store thread: webhook claims and outcomes never queue behind or ahead of job writes.
+        self.webhooks = WebhookDispatcher(self.store, DbThread("conveyor-webhooks"), self.clock, s, self.worker_id)
         self.started = asyncio.Event()
 
     # -- the context backend (fenced writes for a running attempt) -----------------------------
@@ -146,8 +150,10 @@ class Worker:
             loop.create_task(self.leases.run()),
             loop.create_task(self.rescuer.run()),
             loop.create_task(self.pruner.run()),
+            loop.create_task(self.scheduler.run()),
             loop.create_task(self.webhooks.run()),
         ]
+        await self._declare_limits()
         fetcher = loop.create_task(self.fetcher.run())
         log.info("worker %s started (concurrency %d)", self.worker_id, self.settings.concurrency)
         self.started.set()
@@ -155,6 +161,13 @@ class Worker:
             await self._stop.wait()
         finally:
             await self._shutdown(fetcher, services, listener, loop)
+
+    async def _declare_limits(self) -> None:
+        """Limits declared on handlers (`concurrency_limit=`, `rate_limit=`) become fleet-wide rows."""
+        for h in self.app.handlers.values():
+            if h.concurrency_limit is not None or h.rate_limit is not None:
+                params = LimitSet("job_type", h.job_type, self.clock.now(), h.concurrency_limit, h.rate_limit)
+                await self.db.call(self.store.limit_set, params)
 
     def _install_signals(self, loop: asyncio.AbstractEventLoop) -> None:
         def on_signal(sig: int) -> None:

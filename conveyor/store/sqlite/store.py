@@ -21,6 +21,7 @@ from ...errors import InvalidJobOptions, StoreError
 from ...job import ClaimedJob, Job, JobId, LogEntry, WorkerId
 from ...status import JobStatus
 from ...webhooks.delivery import DeliveryState, WebhookDelivery
+from ..limits import Budget, Limit
 from ..params import (
     ApiKeyFind,
     ApiKeyInsert,
@@ -48,11 +49,17 @@ from ..params import (
     JobRescue,
     JobRetry,
     JobRetryFailed,
+    LimitDelete,
+    LimitPause,
+    LimitSet,
     LogInsert,
     LogList,
     LogTail,
     MetricsRead,
     MetricsSnapshot,
+    PeriodicFire,
+    PeriodicRow,
+    PeriodicUpsert,
     RescueResult,
     StatsRead,
     WebhookClaim,
@@ -252,34 +259,62 @@ class SQLiteStore:
     # -- enqueue -------------------------------------------------------------------------------
 
     def job_insert(self, p: JobInsert) -> list[tuple[Job, bool]]:
+        with self._write() as conn:
+            return self._insert_jobs(conn, p)
+
+    def _insert_jobs(self, conn: sqlite3.Connection, p: JobInsert) -> list[tuple[Job, bool]]:
         rows = [
             (
-                j.job_id, j.job_type, j.queue, j.status.value, j.priority, _dumps(j.parameters),
+                j.job_id, j.job_type, j.queue, j.status.value, j.priority,
+                _dumps(j.parameters) if j.parameters else "{}",  # empty: skip the encoder (hot path)
                 j.max_attempts, j.max_crashes, j.timeout, j.created_at, j.run_at, j.parent_id,
-                _dumps(list(j.depends_on)), j.idempotency_key, _json_or_none(j.webhook),
-                _dumps(j.metadata), 1 if j.held else 0, j.on_dependency_failure,
+                _dumps(list(j.depends_on)) if j.depends_on else "[]", j.idempotency_key,
+                _json_or_none(j.webhook), _dumps(j.metadata) if j.metadata else "{}",
+                1 if j.held else 0, j.on_dependency_failure,
             )
             for j in p.jobs
         ]
-        keyed = any(j.idempotency_key is not None for j in p.jobs)
+        if p.batches:
+            batches = [(b.batch_id, b.total, b.max_concurrency, int(b.fail_on_child_failure)) for b in p.batches]
+            conn.executemany(Q.batch_insert, batches)
+        if not any(j.idempotency_key is not None for j in p.jobs):
+            conn.executemany(Q.job_insert, rows)
+            out = [(Job.from_new(j), True) for j in p.jobs]
+        else:
+            out = []
+            for new, row in zip(p.jobs, rows, strict=True):
+                if conn.execute(Q.job_insert, row).rowcount == 1:
+                    out.append((Job.from_new(new), True))
+                else:
+                    existing = conn.execute(Q.job_get_by_idempotency_key, (new.idempotency_key,))
+                    out.append((_job_from_row(existing.fetchone()), False))
+        if any(j.depends_on for j in p.jobs):
+            out = self._insert_dependencies(conn, p, out)
+        return out
+
+    # -- periodic schedules --------------------------------------------------------------------
+
+    def periodic_upsert(self, p: PeriodicUpsert) -> None:
+        params = {"name": p.name, "schedule": p.schedule, "job_type": p.job_type,
+                  "parameters": _dumps(p.parameters), "options": _dumps(p.options), "missed": p.missed,
+                  "next_run_at": p.next_run_at}
         with self._write() as conn:
-            if p.batches:
-                batches = [(b.batch_id, b.total, b.max_concurrency, int(b.fail_on_child_failure)) for b in p.batches]
-                conn.executemany(Q.batch_insert, batches)
-            if not keyed:
-                conn.executemany(Q.job_insert, rows)
-                out = [(Job.from_new(j), True) for j in p.jobs]
-            else:
-                out = []
-                for new, row in zip(p.jobs, rows, strict=True):
-                    if conn.execute(Q.job_insert, row).rowcount == 1:
-                        out.append((Job.from_new(new), True))
-                    else:
-                        existing = conn.execute(Q.job_get_by_idempotency_key, (new.idempotency_key,))
-                        out.append((_job_from_row(existing.fetchone()), False))
-            if any(j.depends_on for j in p.jobs):
-                out = self._insert_dependencies(conn, p, out)
-            return out
+            conn.execute(Q.periodic_upsert, params)
+
+    def periodic_list(self) -> list[PeriodicRow]:
+        return [
+            PeriodicRow(r[0], r[1], r[2], _loads(r[3]), _loads(r[4]), r[5], r[6], r[7], r[8])
+            for r in self._read(Q.periodic_list)
+        ]
+
+    def periodic_fire(self, p: PeriodicFire) -> list[Job] | None:
+        params = {"name": p.name, "expected": p.expected, "next_run_at": p.next_run_at,
+                  "last_run_at": p.last_run_at, "last_job_id": p.jobs[-1].job_id if p.jobs else None}
+        with self._write() as conn:
+            if conn.execute(Q.periodic_advance, params).rowcount != 1:
+                return None  # another process fired this tick
+            inserted = self._insert_jobs(conn, JobInsert(p.jobs)) if p.jobs else []
+        return [job for job, _ in inserted]
 
     def _insert_dependencies(
         self, conn: sqlite3.Connection, p: JobInsert, out: list[tuple[Job, bool]]
@@ -336,12 +371,16 @@ class SQLiteStore:
     def job_claim(self, p: JobClaim) -> ClaimResult:
         base = {"worker_id": p.worker_id, "now": p.now, "lease_expires_at": p.now + p.lease_seconds}
         next_scheduled = None
+        budget: Budget | None = None
         claimed: list[tuple[Any, ...]] = []
         with self._write() as conn:
             if p.promote_due:
                 conn.execute(Q.job_promote_due, {"now": p.now})
                 next_scheduled = conn.execute(Q.job_next_scheduled).fetchone()[0]
-            if p.queues is None:
+            limits = [Limit(r[0], r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7])) for r in conn.execute(Q.limits_read)]
+            if limits:
+                budget, claimed = self._claim_limited(conn, p, base, limits)
+            elif p.queues is None:
                 claimed = conn.execute(Q.job_claim_any, {**base, "limit": p.limit}).fetchall()
             else:
                 for queue in p.queues:
@@ -361,7 +400,59 @@ class SQLiteStore:
             )
             for r in claimed
         ]
-        return ClaimResult(jobs=jobs, next_scheduled_at=next_scheduled)
+        if budget is None:
+            return ClaimResult(jobs=jobs, next_scheduled_at=next_scheduled)
+        return ClaimResult(jobs, next_scheduled, limited=True, next_check_at=budget.next_token_at())
+
+    def _claim_limited(
+        self, conn: sqlite3.Connection, p: JobClaim, base: dict[str, Any], limits: list[Limit]
+    ) -> tuple[Budget, list[tuple[Any, ...]]]:
+        """Claim in order, skipping jobs whose queue or type is at its limit (rare path)."""
+        running: dict[tuple[str, str], int] = {}
+        for queue, job_type, n in conn.execute(Q.limits_running):
+            running[("queue", queue)] = running.get(("queue", queue), 0) + n
+            running[("job_type", job_type)] = running.get(("job_type", job_type), 0) + n
+        budget = Budget(limits, running, p.now)
+        claimed: list[tuple[Any, ...]] = []
+        queues = _dumps(list(p.queues)) if p.queues is not None else None
+        # Each round either fills the claim or blocks another key, so rounds are few.
+        for _ in range(len(limits) + 2):
+            want = p.limit - len(claimed)
+            params = {"queues": queues, "skip_queues": _dumps(budget.blocked("queue")),
+                      "skip_types": _dumps(budget.blocked("job_type")), "limit": want * 4}
+            candidates = conn.execute(Q.job_claim_candidates, params).fetchall()
+            take: list[int] = []
+            for seq, queue, job_type in candidates:
+                if len(take) == want:
+                    break
+                if budget.take(queue, job_type):
+                    take.append(seq)
+            if take:
+                claimed.extend(conn.execute(Q.job_claim_ids, {**base, "ids": _dumps(take)}).fetchall())
+            if len(claimed) >= p.limit or len(candidates) < want * 4:
+                break
+        for scope, key, tokens in budget.token_updates():
+            conn.execute(Q.limit_tokens_update, {"scope": scope, "key": key, "tokens": tokens, "now": p.now})
+        return budget, claimed
+
+    def limit_set(self, p: LimitSet) -> None:
+        count, period = p.rate if p.rate else (None, None)
+        burst = max(1.0, (count or 0) / 10)
+        params = {"scope": p.scope, "key": p.key, "max_running": p.max_running, "rate_count": count,
+                  "rate_period": period, "burst": burst, "now": p.now}
+        with self._write() as conn:
+            conn.execute(Q.limit_upsert, params)
+
+    def limit_pause(self, p: LimitPause) -> None:
+        with self._write() as conn:
+            conn.execute(Q.limit_pause, {"scope": p.scope, "key": p.key, "paused": int(p.paused), "now": p.now})
+
+    def limit_delete(self, p: LimitDelete) -> None:
+        with self._write() as conn:
+            conn.execute(Q.limit_delete, {"scope": p.scope, "key": p.key})
+
+    def limit_list(self) -> list[Limit]:
+        return [Limit(r[0], r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7])) for r in self._read(Q.limits_read)]
 
     def job_finish(self, p: JobFinish) -> list[JobId]:
         applied = []
@@ -485,8 +576,13 @@ class SQLiteStore:
     # -- webhook outbox (rows are written above, in the state changes' transactions) -----------
 
     def webhook_claim(self, p: WebhookClaim) -> list[WebhookDelivery]:
-        params = {"owner": p.owner, "limit": p.limit, "now": p.now,
-                  "lease_expires_at": p.now + p.lease_seconds, "progress_interval": p.progress_interval}
+        # Find outside the write lock (a backlog scan never holds up job writes), lease inside it.
+        look = {"now": p.now, "limit": p.limit, "progress_interval": p.progress_interval}
+        found = self._read(Q.webhook_claimable, look)
+        if not found:
+            return []
+        params = {"ids": _dumps([r[0] for r in found]), "owner": p.owner, "now": p.now,
+                  "lease_expires_at": p.now + p.lease_seconds}
         with self._write() as conn:
             rows = conn.execute(Q.webhook_claim, params).fetchall()
         return sorted((WebhookDelivery.from_row(r) for r in rows), key=lambda d: (d.next_attempt_at, d.seq))
