@@ -1,4 +1,4 @@
-"""Store operations whose tables (SQLite migrations 0002+) are not ported to PostgreSQL yet.
+"""Store operations whose SQLite tables (migrations 0002+) are not ported to PostgreSQL yet.
 
 They fail with a one-line `StoreError` naming what is missing, instead of an AttributeError or a
 silent no-op. `job_insert` refuses webhooks, dependencies and batches for the same reason.
@@ -9,7 +9,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from ...errors import StoreError
+from ...job import Job
 from ...webhooks.delivery import WebhookDelivery
+from ..limits import Limit
 from ..params import (
     ApiKeyFind,
     ApiKeyInsert,
@@ -21,6 +23,12 @@ from ..params import (
     AuditList,
     AuditPage,
     JobGet,
+    LimitDelete,
+    LimitPause,
+    LimitSet,
+    PeriodicFire,
+    PeriodicRow,
+    PeriodicUpsert,
     WebhookClaim,
     WebhookList,
     WebhookRecord,
@@ -54,6 +62,29 @@ class UnportedOperations:
 
     def audit_list(self, p: AuditList) -> AuditPage:
         _missing("the audit log and its actions")
+
+    # -- cron schedules and fleet-wide limits ---------------------------------------------------
+
+    def periodic_upsert(self, p: PeriodicUpsert) -> None:
+        _missing("periodic (cron) jobs")
+
+    def periodic_list(self) -> list[PeriodicRow]:
+        _missing("periodic (cron) jobs")
+
+    def periodic_fire(self, p: PeriodicFire) -> list[Job] | None:
+        _missing("periodic (cron) jobs")
+
+    def limit_set(self, p: LimitSet) -> None:
+        _missing("fleet-wide limits")
+
+    def limit_pause(self, p: LimitPause) -> None:
+        _missing("fleet-wide limits (and queue pause)")
+
+    def limit_delete(self, p: LimitDelete) -> None:
+        _missing("fleet-wide limits")
+
+    def limit_list(self) -> list[Limit]:
+        _missing("fleet-wide limits")
 
     if TYPE_CHECKING:  # the webhook outbox (0003): declared for the protocol, absent at run time
         # so callers can tell (`hasattr(store, "webhook_claim")`); job_insert refuses webhooks.
