@@ -522,10 +522,13 @@ class Conveyor:
     def _build_specs(self, specs: Iterable[JobSpec | tuple[Any, ...]], now: float, **common: Any) -> list[NewJob]:
         built = []
         for index, item in enumerate(specs):
-            spec = item if isinstance(item, JobSpec) else JobSpec(*item)
+            if type(item) is tuple and len(item) == 2:  # (job_type, params): skip the JobSpec (hot path)
+                job_type, parameters, options = item[0], item[1], common
+            else:
+                spec = item if isinstance(item, JobSpec) else JobSpec(*item)
+                job_type, parameters, options = spec.job_type, spec.parameters, {**dict(spec.options), **common}
             try:
-                options = {**dict(spec.options), **common}
-                built.append(self.build_job(spec.job_type, spec.parameters, now=now, **options))
+                built.append(self.build_job(job_type, parameters, now=now, **options))
             except (InvalidJobOptions, InvalidParameters, UnknownJobType) as exc:
                 exc.args = (f"jobs[{index}]: {exc}",)
                 raise

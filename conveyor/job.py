@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import time
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NewType
@@ -26,7 +25,8 @@ def new_job_id() -> JobId:
     rand = int.from_bytes(os.urandom(10), "big")
     value = (ms & 0xFFFF_FFFF_FFFF) << 80 | 0x7 << 76 | (rand >> 62 & 0xFFF) << 64
     value |= 0b10 << 62 | rand & 0x3FFF_FFFF_FFFF_FFFF
-    return JobId(str(uuid.UUID(int=value)))
+    h = f"{value:032x}"  # the canonical 8-4-4-4-12 form, without building a UUID object
+    return JobId(f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}")
 
 
 @dataclass(frozen=True, slots=True)
