@@ -1,8 +1,9 @@
 """The worker's webhook dispatcher: claims due outbox rows with a lease, POSTs them, records outcomes.
 
-It runs beside the job pipeline as a maintenance service with its own bounded set of requests, so
-a slow or dead receiver costs it time and never the jobs. Delivery is at-least-once: a worker that
-dies mid-request leaves a lease that expires, and another worker sends the same delivery id again.
+It runs beside the job pipeline as a maintenance service with its own bounded set of requests and
+its own store thread, so a slow or dead receiver (or a backlog of callbacks) costs it time and
+never the jobs. Delivery is at-least-once: a worker that dies mid-request leaves a lease that
+expires, and another worker sends the same delivery id again.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ def _describe(exc: BaseException) -> str:
 
 class WebhookDispatcher:
     def __init__(self, store: Store, db: DbThread, clock: Clock, settings: Settings, owner: str) -> None:
+        """`db`: a store thread of its own (not the job pipeline's), which `run()` shuts down at the end."""
         self._store = store
         self._db = db
         self._clock = clock
@@ -65,6 +67,9 @@ class WebhookDispatcher:
     # -- the loop ------------------------------------------------------------------------------
 
     async def run(self, client: httpx.AsyncClient | None = None) -> None:
+        if not hasattr(self._store, "webhook_claim"):  # a store adapter without the outbox yet
+            log.warning("the %s store has no webhook outbox; webhooks are not delivered", self._store.dialect)
+            return
         async with contextlib.AsyncExitStack() as stack:
             if client is None:
                 limits = httpx.Limits(max_connections=self._concurrency, max_keepalive_connections=self._concurrency)
@@ -76,12 +81,13 @@ class WebhookDispatcher:
                     try:
                         await self.step(client)
                     except Exception:
-                        log.exception("webhook dispatch failed; retrying")
-                        await self._sleep(self._poll)
+                        log.exception("webhook dispatch failed; retrying in 1s")
+                        await asyncio.sleep(1.0)
             finally:
                 for task in self._in_flight:
                     task.cancel()  # their leases expire and another worker re-sends them
                 await asyncio.gather(*self._in_flight, return_exceptions=True)
+                self._db.shutdown()
 
     async def step(self, client: httpx.AsyncClient) -> int:
         """Start what is due (up to free slots), else wait a little; returns how many started."""

@@ -1,30 +1,14 @@
--- Lease due callbacks to one dispatcher. Only the head of each job's line is eligible (its
--- earlier callbacks are delivered or dead), so a job's callbacks go out one at a time, in order.
--- A progress callback that was never tried also waits until the job's previous callback was sent
--- at least :progress_interval ago, unless a later callback is queued behind it (then it goes now).
+-- Lease the callbacks webhook_claimable.sql found, re-checking what another dispatcher may have
+-- changed since (claimed, recorded, delivered); a head of line stays the head, since a job's
+-- callbacks leave 'pending' only in order. Each claim counts an attempt.
 UPDATE conveyor_webhook_deliveries
 SET attempts = attempts + 1,
     lease_owner = :owner,
     lease_expires_at = :lease_expires_at,
     last_attempt_at = :now
-WHERE id IN (
-    SELECT d.id FROM conveyor_webhook_deliveries AS d
-    WHERE d.state = 'pending'
-      AND d.next_attempt_at <= :now
-      AND (d.lease_expires_at IS NULL OR d.lease_expires_at <= :now)
-      AND NOT EXISTS (
-          SELECT 1 FROM conveyor_webhook_deliveries AS earlier
-          WHERE earlier.job_id = d.job_id AND earlier.id < d.id AND earlier.state = 'pending')
-      AND (
-          d.event != 'processing' OR d.attempts > 0
-          OR EXISTS (
-              SELECT 1 FROM conveyor_webhook_deliveries AS later
-              WHERE later.job_id = d.job_id AND later.id > d.id)
-          OR COALESCE((
-              SELECT prev.last_attempt_at FROM conveyor_webhook_deliveries AS prev
-              WHERE prev.job_id = d.job_id AND prev.id < d.id
-              ORDER BY prev.id DESC LIMIT 1), 0) <= :now - :progress_interval)
-    ORDER BY d.next_attempt_at, d.id
-    LIMIT :limit)
+WHERE id IN (SELECT value FROM json_each(:ids))
+  AND state = 'pending'
+  AND next_attempt_at <= :now
+  AND (lease_expires_at IS NULL OR lease_expires_at <= :now)
 RETURNING delivery_id, job_id, event, url, token, payload, state, attempts, created_at,
     next_attempt_at, last_attempt_at, last_status, last_error, finished_at, id
