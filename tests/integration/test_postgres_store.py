@@ -1,0 +1,198 @@
+"""PostgreSQL-specific behaviour beyond the contract suite: transactional enqueue (issue 3,
+acceptance 3), recovery from lost connections without a server restart (killed sessions), clear
+errors for unreachable servers and unported features, and schema isolation."""
+
+from __future__ import annotations
+
+import asyncio
+import select
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from conveyor import Conveyor, JobContext, JobNotFound, JobStatus, StoreError
+from conveyor.settings import Settings
+from conveyor.store import Listener, open_store
+from conveyor.store.postgres.store import PostgresStore
+from tests.conftest import require_postgres
+from tests.helpers import wait_for
+from tests.integration.conftest import running_worker
+from tests.postgres_helpers import fresh_schema, schema_of, terminate_connections
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    with fresh_schema(require_postgres(), "it") as url:
+        yield url
+
+
+@pytest.fixture
+def app(pg_url: str) -> Iterator[Conveyor]:
+    app = Conveyor(settings=Settings(database_url=pg_url, poll_interval=30.0))
+    app.open()
+    yield app
+    app.close()
+
+
+def messages(listener: Listener, timeout: float) -> list[str]:
+    """Whatever arrives within `timeout` (stops early once something did)."""
+    r, _, _ = select.select([listener.fileno()], [], [], timeout)
+    return listener.drain() if r else []
+
+
+# -- transactional enqueue ----------------------------------------------------------------------
+
+
+def test_rolled_back_enqueue_leaves_no_job_and_no_wakeup(app: Conveyor, pg_url: str) -> None:
+    listener = app.store.wakeup.listen()
+    try:
+        with psycopg.connect(pg_url) as conn:
+            conn.execute("CREATE TABLE documents (id serial PRIMARY KEY, name text)")
+            conn.commit()
+            conn.execute("INSERT INTO documents (name) VALUES ('a.pdf')")
+            job = app.enqueue("pdf", {"doc": 1}, connection=conn)
+            many = app.enqueue_many([("pdf", {"doc": 2}), ("pdf", {"doc": 3})], connection=conn)
+            assert job.status is JobStatus.PENDING and len(many) == 2
+            conn.rollback()
+            assert conn.execute("SELECT count(*) FROM documents").fetchone() == (0,)
+        for job_id in (job.job_id, *(j.job_id for j in many)):
+            with pytest.raises(JobNotFound):
+                app.get(job_id)
+        assert app.list().jobs == []
+        assert messages(listener, 0.3) == []
+    finally:
+        listener.close()
+
+
+def test_committed_enqueue_is_invisible_until_commit_then_runs(app: Conveyor, pg_url: str) -> None:
+    ran: list[str] = []
+
+    @app.handler("pdf")
+    async def pdf(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
+        ran.append(ctx.job_id)
+        return {"doc": params["doc"]}
+
+    listener = app.store.wakeup.listen()
+    try:
+        with psycopg.connect(pg_url) as conn:
+            conn.execute("CREATE TABLE documents (id serial PRIMARY KEY, name text)")
+            doc_id = conn.execute("INSERT INTO documents (name) VALUES ('a.pdf') RETURNING id").fetchone()[0]
+            job = app.enqueue("pdf", {"doc": doc_id}, connection=conn)
+            with pytest.raises(JobNotFound):
+                app.get(job.job_id)  # other connections cannot see it yet
+            assert messages(listener, 0.2) == []  # NOTIFY waits for COMMIT too
+            conn.commit()
+        assert messages(listener, 5.0) == ["j:default"]
+        assert app.get(job.job_id).status is JobStatus.PENDING
+        with running_worker(app):
+            done = wait_for(lambda: (j := app.get(job.job_id)).status.is_terminal and j, what="job done")
+        assert done.status is JobStatus.COMPLETED and done.results == {"doc": doc_id}
+        assert ran == [job.job_id]
+    finally:
+        listener.close()
+
+
+def test_autocommit_connection_commits_at_once(app: Conveyor, pg_url: str) -> None:
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        job = app.enqueue("pdf", {}, connection=conn, idempotency_key="doc-9")
+        again = app.enqueue("pdf", {}, connection=conn, idempotency_key="doc-9")
+    assert again.job_id == job.job_id
+    assert app.get(job.job_id).status is JobStatus.PENDING
+
+
+def test_async_enqueue_in_an_async_connection(app: Conveyor, pg_url: str) -> None:
+    async def scenario() -> tuple[str, str, list[str]]:
+        async with await psycopg.AsyncConnection.connect(pg_url) as aconn:
+            rolled = await app.enqueue_async("pdf", {"n": 1}, connection=aconn)
+            await aconn.rollback()
+            kept = await app.enqueue_async("pdf", {"n": 2}, connection=aconn)
+            batch = await app.enqueue_many_async([("pdf", {"n": 3}), ("pdf", {"n": 4})], connection=aconn)
+            await aconn.commit()
+        return rolled.job_id, kept.job_id, [j.job_id for j in batch]
+
+    rolled, kept, batch = asyncio.run(scenario())
+    with pytest.raises(JobNotFound):
+        app.get(rolled)
+    assert [app.get(i).parameters["n"] for i in (kept, *batch)] == [2, 3, 4]
+
+
+def test_connection_that_cannot_see_the_tables_is_a_clear_error(app: Conveyor) -> None:
+    with psycopg.connect(require_postgres()) as conn, pytest.raises(StoreError, match="cannot see Conveyor's tables"):
+        app.enqueue("pdf", {}, connection=conn)
+
+
+def test_sqlite_refuses_a_connection(tmp_path: Path) -> None:
+    with Conveyor(f"sqlite:///{tmp_path / 'c.db'}") as app, pytest.raises(StoreError, match="PostgreSQL"):
+        app.enqueue("pdf", {}, connection=object())
+
+
+# -- connection loss without a restart: killed sessions ----------------------------------------
+
+
+def test_pool_recovers_after_its_connections_are_killed(app: Conveyor, pg_url: str) -> None:
+    first = app.enqueue("pdf", {})
+    assert terminate_connections(require_postgres(), schema_of(pg_url)) >= 1
+    assert app.get(first.job_id).job_id == first.job_id  # a stale pooled connection is replaced
+    second = app.enqueue("pdf", {})
+    assert [j.job_id for j in app.list().jobs] == [second.job_id, first.job_id]
+
+
+def test_listener_reconnects_after_its_session_is_killed(app: Conveyor, pg_url: str) -> None:
+    listener = app.store.wakeup.listen()
+    try:
+        assert terminate_connections(require_postgres(), schema_of(pg_url), query_prefix="LISTEN") == 1
+        got = messages(listener, 10.0)
+        assert got == ["j:*", "s:0"]  # reconnected: "look again, you may have missed something"
+        assert listener.fileno() == listener.fileno()  # the same fd asyncio registered
+        app.store.wakeup.notify("j:after")
+        assert wait_for(lambda: messages(listener, 0.5), timeout=10) == ["j:after"]
+    finally:
+        listener.close()
+
+
+def test_unreachable_server_is_a_one_line_store_error() -> None:
+    started = time.monotonic()
+    with pytest.raises(StoreError) as info:
+        open_store("postgresql://postgres@127.0.0.1:1/test")
+    assert time.monotonic() - started < 10
+    message = str(info.value)
+    assert "\n" not in message and "127.0.0.1:1/test" in message and "unreachable" in message
+
+
+def test_bad_url_is_a_store_error() -> None:
+    with pytest.raises(StoreError, match="invalid PostgreSQL URL"):
+        open_store("postgresql://postgres@127.0.0.1:5432/test?nonsense_option=1")
+
+
+# -- isolation and what is not ported yet --------------------------------------------------------
+
+
+def test_two_schemas_share_nothing(pg_url: str) -> None:
+    with fresh_schema(require_postgres(), "other") as other_url:
+        mine, theirs = open_store(pg_url), open_store(other_url)
+        try:
+            mine.migrate()
+            theirs.migrate()
+            assert isinstance(mine, PostgresStore) and mine.target.channel != theirs.target.channel  # type: ignore[attr-defined]
+            with Conveyor(pg_url) as a, Conveyor(other_url) as b:
+                job = a.enqueue("x", {})
+                with pytest.raises(JobNotFound):
+                    b.get(job.job_id)
+        finally:
+            mine.close()
+            theirs.close()
+
+
+def test_unported_features_fail_clearly(app: Conveyor) -> None:
+    with pytest.raises(StoreError, match="webhooks are not available on the PostgreSQL store"):
+        app.enqueue("x", {}, webhook={"url": "https://example.com/hook"})
+    dep = app.enqueue("x", {})
+    with pytest.raises(StoreError, match="dependencies and batches"):
+        app.enqueue("x", {}, depends_on=[dep.job_id])
+    assert [j.job_id for j in app.list().jobs] == [dep.job_id]
