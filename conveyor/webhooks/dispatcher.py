@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import httpx
@@ -53,14 +53,14 @@ class WebhookDispatcher:
         self._interval = settings.webhook_progress_interval
         self._poll = settings.webhook_poll_interval
         # Longer than any request can take, so a live dispatcher never loses a lease mid-send.
-        self._lease = 2 * self._timeout + 10.0
+        self._lease = 2 * self._timeout + 5.0
         self.policy = DeliveryPolicy(
             settings.webhook_retry_base_seconds, settings.webhook_retry_max_seconds,
             settings.webhook_max_attempts, settings.webhook_max_age_seconds,
         )
-        self._in_flight: set[asyncio.Task[None]] = set()
+        self._in_flight: dict[asyncio.Task[None], WebhookDelivery] = {}
         self._wake = asyncio.Event()
-        self.delivered = 0
+        self.delivered = 0  # counters, for metrics and tests
         self.failed_attempts = 0
         self.dead = 0
 
@@ -84,10 +84,22 @@ class WebhookDispatcher:
                         log.exception("webhook dispatch failed; retrying in 1s")
                         await asyncio.sleep(1.0)
             finally:
-                for task in self._in_flight:
-                    task.cancel()  # their leases expire and another worker re-sends them
-                await asyncio.gather(*self._in_flight, return_exceptions=True)
+                await self._release_in_flight()
                 self._db.shutdown()
+
+    async def _release_in_flight(self) -> None:
+        """On shutdown: abandon the requests in flight and hand their callbacks back, due now, so
+        another worker re-sends them (same delivery id) without waiting for the lease to expire."""
+        abandoned = dict(self._in_flight)
+        for task in abandoned:
+            task.cancel()
+        await asyncio.gather(*abandoned, return_exceptions=True)
+        now = self._clock.now()
+        for d in abandoned.values():
+            record = WebhookRecord(d.delivery_id, self._owner, d.attempts, DeliveryState.PENDING, now, now,
+                                   None, "abandoned: the worker shut down during the request")
+            with contextlib.suppress(Exception):  # else the lease expires: the same outcome, later
+                await self._db.call(self._store.webhook_record, record)
 
     async def step(self, client: httpx.AsyncClient) -> int:
         """Start what is due (up to free slots), else wait a little; returns how many started."""
@@ -104,20 +116,21 @@ class WebhookDispatcher:
         claimed = await self._db.call(self._store.webhook_claim, claim)
         for delivery in claimed:
             task = asyncio.get_running_loop().create_task(self._deliver(client, delivery))
-            self._in_flight.add(task)
+            self._in_flight[task] = delivery
             task.add_done_callback(self._done)
         if len(claimed) < free:
             await self._sleep(self._poll)  # the rest is not due yet, or waits behind a job's earlier callback
         return len(claimed)
 
     def _done(self, task: asyncio.Task[None]) -> None:
-        self._in_flight.discard(task)
+        self._in_flight.pop(task, None)
         self._wake.set()  # a freed slot, and maybe the job's next callback is now first in line
 
     async def _sleep(self, seconds: float) -> None:
-        self._wake.clear()
+        """Wait `seconds`, or less if a delivery finished meanwhile (even just before this call)."""
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout=max(seconds, 0.001))
+        self._wake.clear()
 
     # -- one delivery --------------------------------------------------------------------------
 
@@ -185,18 +198,9 @@ class WebhookDispatcher:
             return "error", f"webhook {d.event} to {host} given up after {tries}: {error} (id {d.delivery_id})"
         self.failed_attempts += 1
         if d.attempts == 1:
-            log.info("webhook delivery %s of job %s failed (%s); retrying", d.delivery_id, d.job_id, error)
+            log.debug("webhook delivery %s of job %s failed (%s); retrying", d.delivery_id, d.job_id, error)
             wait = (when or now) - now
             message = f"webhook {d.event} to {host} failed: {error}; retrying in {wait:.1f}s (id {d.delivery_id})"
             return "warning", message
         return None
 
-
-def dispatcher_stats(dispatcher: WebhookDispatcher) -> dict[str, Any]:
-    """Counters for metrics and tests."""
-    return {
-        "delivered": dispatcher.delivered,
-        "failed_attempts": dispatcher.failed_attempts,
-        "dead": dispatcher.dead,
-        "in_flight": len(dispatcher._in_flight),
-    }

@@ -264,3 +264,26 @@ def test_two_workers_never_send_the_same_delivery_twice(make_app: Any, receiver:
         assert [r.delivery_id for r in receiver.for_job(job_id, accepted)] == [
             d.delivery_id for d in app.webhook_deliveries(job_id)
         ]
+
+
+def test_a_stopped_worker_hands_back_its_in_flight_callbacks(make_app: Any, receiver: Receiver) -> None:
+    """At-least-once with a stable id: the request a stopping worker abandons is sent again by the
+    next worker, under the same delivery id, so the receiver can drop the duplicate."""
+    receiver.mode = "hang"
+    app: Conveyor = make_app(examples=False, webhook_timeout_seconds=60, **FAST)
+    app.register("noop", lambda ctx, params: "ok")
+    job = app.enqueue("noop", {}, webhook={"url": receiver.url, "jobId": "j"})
+    with running_worker(app):
+        wait_for(lambda: receiver.hanging >= 1, what="the callback to hang")
+    [d] = app.webhook_deliveries(job.job_id)
+    assert d.state is DeliveryState.PENDING and d.attempts == 1
+    assert d.last_error is not None and "shut down" in d.last_error
+    receiver.mode = "ok"
+    receiver.release()  # the abandoned request now reaches the receiver too
+    with running_worker(app):
+        wait_for(lambda: all_delivered(app, [job.job_id]), what="the callback re-sent")
+    [d] = app.webhook_deliveries(job.job_id)
+    assert d.attempts == 2
+    ids = [r.delivery_id for r in receiver.snapshot()]
+    assert ids == [d.delivery_id, d.delivery_id] or ids == [d.delivery_id]
+    assert len(receiver.deduped()) == 1
