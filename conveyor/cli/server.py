@@ -84,7 +84,7 @@ class System:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._on_signal, sig)
-        serving = loop.create_task(self.server.serve())
+        serving = loop.create_task(self._serve())
         while not self.server.started and not serving.done():
             await asyncio.sleep(0.02)
         if serving.done():
@@ -107,6 +107,12 @@ class System:
         await asyncio.gather(*pending, return_exceptions=True)
         failed = [t for t in tasks if t.exception() is not None]
         return 1 if failed or (self.child is not None and self.child.returncode not in (0, None)) else 0
+
+    async def _serve(self) -> None:
+        try:
+            await self.server.serve()
+        except SystemExit as exc:  # uvicorn exits when it cannot start (port busy, …)
+            raise RuntimeError(f"the HTTP server stopped (code {exc.code})") from None
 
     def _spawn_workers(self) -> subprocess.Popen[bytes]:
         env = child_env(self.app.settings, self.app_spec, os.environ)

@@ -81,7 +81,7 @@ def send(api: Api, client: httpx.Client, request: Request, credential: str | Non
 
 def test_every_api_route_is_in_the_matrix(api: Api) -> None:
     schema = api.client(scope=None).get("/openapi.json").json()
-    served = {(method.upper(), path) for path, ops in schema["paths"].items() for method in ops if path.startswith("/api")}
+    served = {(m.upper(), path) for path, ops in schema["paths"].items() for m in ops if path.startswith("/api")}
     assert served == {(r.method, r.template) for r in ROUTES}
 
 
