@@ -9,12 +9,15 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from conveyor import Conveyor
+from conveyor.job import Job
 from tests.conftest import PYTHON, python_env
 
 COMMAND_TIMEOUT = 30.0
@@ -38,6 +41,13 @@ class Cli:
             check=False,
         )
 
+    def run_many(
+        self, commands: list[list[str]], timeout: float = COMMAND_TIMEOUT
+    ) -> list[subprocess.CompletedProcess[str]]:
+        """Run independent commands side by side (each is mostly interpreter start-up)."""
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            return list(pool.map(lambda args: self.run(*args, timeout=timeout), commands))
+
     def start(self, *args: str) -> LineReader:
         """Start a command and read its stdout line by line as it comes."""
         proc = subprocess.Popen(
@@ -60,16 +70,22 @@ class Cli:
         assert len(job_id) == 36, out
         return job_id
 
-    def wait_status(self, job_id: str, statuses: set[str], timeout: float = 30.0) -> dict[str, Any]:
-        """Poll `status --json` until the job has one of `statuses`; fail after `timeout` seconds."""
-        deadline = time.monotonic() + timeout
-        while True:
-            job: dict[str, Any] = self.json("status", job_id)
-            if job["status"] in statuses:
-                return job
-            if time.monotonic() > deadline:
-                pytest.fail(f"job {job_id} still {job['status']} after {timeout}s, wanted {statuses}")
-            time.sleep(0.05)
+    def wait_until(self, job_id: str, done: Callable[[Job], bool], timeout: float = 30.0) -> Job:
+        """Poll the job (read in this process: cheap) until `done(job)`; fail after `timeout` seconds."""
+        assert self.url is not None
+        with Conveyor(self.url) as app:
+            app.open(create=False)
+            deadline = time.monotonic() + timeout
+            while True:
+                job = app.get(job_id)
+                if done(job):
+                    return job
+                if time.monotonic() > deadline:
+                    pytest.fail(f"job {job_id} still {job.status.value} after {timeout}s")
+                time.sleep(0.02)
+
+    def wait_finished(self, job_id: str, timeout: float = 30.0) -> Job:
+        return self.wait_until(job_id, lambda job: job.status.is_terminal, timeout)
 
 
 class LineReader:
@@ -114,8 +130,11 @@ class LineReader:
             if self.proc.poll() is None:
                 self.proc.kill()
         self._thread.join(timeout)
-        assert self.proc.stderr is not None
-        return code, "\n".join(self.lines), self.proc.stderr.read()
+        assert self.proc.stdout is not None and self.proc.stderr is not None
+        err = self.proc.stderr.read()
+        self.proc.stdout.close()
+        self.proc.stderr.close()
+        return code, "\n".join(self.lines), err
 
 
 @pytest.fixture

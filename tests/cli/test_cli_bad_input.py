@@ -32,6 +32,11 @@ BAD_INPUT = [
     (["status", MISSING_ID], 1, "not found"),
     (["logs", MISSING_ID], 1, "not found"),
     (["purge", "--older-than", "soon"], 2, "--older-than"),
+    (["purge"], 2, "--older-than"),
+    (["retry"], 2, "a job ID or --all-failed"),
+    (["retry", MISSING_ID, "--all-failed"], 2, "a job ID or --all-failed"),
+    (["retry", MISSING_ID, "--type", "echo"], 2, "--type and --queue go with --all-failed"),
+    (["cancel", MISSING_ID], 1, "not found"),
 ]
 
 
@@ -39,10 +44,11 @@ def test_bad_input_is_one_line_error_and_loses_nothing(cli: Cli, db_path: Path) 
     stored = [cli.enqueue("echo", "--param", f"i={i}") for i in range(3)]
     before = file_state(db_path)
     assert before is not None
-    for args, code, text in BAD_INPUT:
-        line = assert_one_line_error(cli.run(*args), exit_code=code)
+    results = cli.run_many([args for args, _, _ in BAD_INPUT])
+    for (args, code, text), result in zip(BAD_INPUT, results, strict=True):
+        line = assert_one_line_error(result, exit_code=code)
         assert text in line, (args, line)
-        assert file_state(db_path) == before, f"{args} changed the database file"
+    assert file_state(db_path) == before, "bad input changed the database file"
     jobs = cli.json("jobs")["jobs"]
     assert sorted(j["job_id"] for j in jobs) == sorted(stored)
     assert {j["status"] for j in jobs} == {"pending"}
@@ -59,13 +65,11 @@ READ_AND_ADMIN_COMMANDS = [
 ]
 
 
-@pytest.mark.parametrize("args", READ_AND_ADMIN_COMMANDS, ids=lambda a: a[0])
-def test_command_on_missing_database_does_not_create_it(
-    cli: Cli, db_path: Path, tmp_path: Path, args: list[str]
-) -> None:
+def test_commands_on_missing_database_do_not_create_it(cli: Cli, db_path: Path, tmp_path: Path) -> None:
     before = folder_listing(tmp_path)
-    line = assert_one_line_error(cli.run(*args), exit_code=1)
-    assert "does not exist" in line
+    for args, result in zip(READ_AND_ADMIN_COMMANDS, cli.run_many(READ_AND_ADMIN_COMMANDS), strict=True):
+        line = assert_one_line_error(result, exit_code=1)
+        assert "does not exist" in line, (args, line)
     assert not db_path.exists()
     assert folder_listing(tmp_path) == before
 
@@ -92,8 +96,9 @@ def test_corrupt_or_foreign_file_is_refused_and_left_untouched(
 ) -> None:
     make_file(db_path)  # type: ignore[operator]
     before, listing = file_state(db_path), folder_listing(tmp_path)
-    for args in [["enqueue", "echo"], ["migrate"], ["worker"], *READ_AND_ADMIN_COMMANDS]:
-        line = assert_one_line_error(cli.run(*args, timeout=15), exit_code=1)
+    commands = [["enqueue", "echo"], ["migrate"], ["worker"], *READ_AND_ADMIN_COMMANDS]
+    for args, result in zip(commands, cli.run_many(commands), strict=True):
+        line = assert_one_line_error(result, exit_code=1)
         assert reason in line, (args, line)
-        assert file_state(db_path) == before, f"{args} changed the file"
-        assert folder_listing(tmp_path) == listing, f"{args} left files behind"
+    assert file_state(db_path) == before, "the file was changed"
+    assert folder_listing(tmp_path) == listing, "files were left behind"
