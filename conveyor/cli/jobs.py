@@ -17,10 +17,12 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TaskProgressColumn
 from rich.table import Table
 from rich.text import Text
 
+from ..admin import Operator
 from ..app import Conveyor
 from ..job import Job, LogEntry
 from ..status import JobStatus
 from .common import common_options, fail, handle_errors, load_app, open_app
+from .keys import CLI_ACTOR
 
 if TYPE_CHECKING:
     ParamTypeBase: TypeAlias = click.ParamType[Any, Any]
@@ -368,7 +370,10 @@ def follow(app: Conveyor, job: Job, console: Console) -> Job:
 @common_options
 @handle_errors
 def status(job_id: str, follow_: bool, as_json: bool, app_spec: str | None, db: str | None) -> None:
-    """Show one job: status, attempts, progress, result or error, times."""
+    """Show one job, or follow it live with --follow.
+
+    Status, attempts, progress, result or error, times and its latest log lines.
+    """
     app = open_app(app_spec, db, create=False)
     try:
         job = app.get(job_id)
@@ -447,7 +452,10 @@ def list_jobs(
 @common_options
 @handle_errors
 def stats(as_json: bool, app_spec: str | None, db: str | None) -> None:
-    """Counts by status, queue and type; success rate, durations, throughput."""
+    """Show job statistics.
+
+    Counts by status, queue and type; success rate, average and p95 duration, throughput.
+    """
     app = open_app(app_spec, db, create=False)
     try:
         data = app.stats()
@@ -510,10 +518,13 @@ def logs(job_id: str, as_json: bool, app_spec: str | None, db: str | None) -> No
 @common_options
 @handle_errors
 def cancel(job_id: str, app_spec: str | None, db: str | None) -> None:
-    """Cancel an unfinished job (a running one is told to stop)."""
+    """Cancel an unfinished job.
+
+    A running job is told to stop. The action is recorded in the audit log.
+    """
     app = open_app(app_spec, db, create=False)
     try:
-        job = app.cancel(job_id)
+        job = Operator(app, CLI_ACTOR).cancel(job_id)
     finally:
         app.close()
     click.echo(f"{job.job_id} {job.status.value}")
@@ -529,18 +540,22 @@ def cancel(job_id: str, app_spec: str | None, db: str | None) -> None:
 def retry(
     job_id: str | None, all_failed: bool, job_type: str | None, queue: str | None, app_spec: str | None, db: str | None
 ) -> None:
-    """Run a failed or cancelled job again, or every failed job with --all-failed."""
+    """Run a failed or cancelled job again.
+
+    With --all-failed, every failed job (optionally of one type or queue). Audited.
+    """
     if all_failed == (job_id is not None):
         raise click.UsageError("give a job ID or --all-failed (not both)")
     if not all_failed and (job_type or queue):
         raise click.UsageError("--type and --queue go with --all-failed")
     app = open_app(app_spec, db, create=False)
     try:
+        operator = Operator(app, CLI_ACTOR)
         if job_id is not None:
-            job = app.retry(job_id)
+            job = operator.retry(job_id)
             click.echo(f"{job.job_id} {job.status.value}")
         else:
-            count = app.retry_failed(job_type=job_type, queue=queue)
+            count = operator.retry_failed(job_type=job_type, queue=queue)
             click.echo(f"{count} failed job{'' if count == 1 else 's'} retried")
     finally:
         app.close()
@@ -551,10 +566,13 @@ def retry(
 @common_options
 @handle_errors
 def purge(older_than: float, app_spec: str | None, db: str | None) -> None:
-    """Delete finished jobs (completed, failed, cancelled) and their logs."""
+    """Delete old finished jobs and their logs.
+
+    Completed, failed and cancelled jobs that finished before --older-than. Audited.
+    """
     app = open_app(app_spec, db, create=False)
     try:
-        count = app.purge(older_than=older_than)
+        count = Operator(app, CLI_ACTOR).purge(older_than)
     finally:
         app.close()
     click.echo(f"{count} finished job{'' if count == 1 else 's'} purged (finished more than "

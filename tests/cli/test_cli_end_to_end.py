@@ -118,6 +118,8 @@ def test_enqueue_options_and_admin_commands(cli: Cli) -> None:
     assert cli.ok("purge", "--older-than", "0").stdout.startswith("1 finished job purged")
     remaining = cli.json("jobs")
     assert [j["job_id"] for j in remaining["jobs"]] == [delayed["job_id"]]
+    audit = cli.json("audit", "--actor", "cli")
+    assert [e["action"] for e in audit] == ["jobs.purge", "job.cancel", "job.retry", "job.cancel"]
     assert_one_line_error(cli.run("status", job_id), exit_code=1)
 
 
