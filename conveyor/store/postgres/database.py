@@ -13,7 +13,7 @@ import logging
 import re
 import select
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeAlias, TypeVar
 
@@ -24,6 +24,7 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ...errors import StoreError
+from ..queries import load_queries
 
 log = logging.getLogger("conveyor.store.postgres")
 
@@ -31,6 +32,7 @@ T = TypeVar("T")
 Params: TypeAlias = dict[str, Any] | None
 Step: TypeAlias = tuple[bytes, Params]
 
+Q = {name: text.encode() for name, text in load_queries(__package__ or "conveyor.store.postgres").items()}
 _SEARCH_PATH = re.compile(r"-c\s*search_path\s*=\s*(\S+)")
 CHANNEL_PREFIX = "conveyor"
 _MAX_IDENTIFIER = 63
@@ -96,10 +98,14 @@ def _is_stale(conn: Connection[Any]) -> bool:
     if not readable:
         return False
     try:
-        conn.execute("")  # consumes whatever it was; raises if the connection is dead
+        conn.execute(Q["ping"])  # consumes whatever it was; raises if the connection is dead
     except psycopg.Error:
         return True
     return False
+
+
+def _relax(conn: Connection[Any]) -> None:
+    conn.execute(Q["relaxed_session"])
 
 
 def _safe_to_repeat(exc: psycopg.Error) -> bool:
@@ -108,20 +114,30 @@ def _safe_to_repeat(exc: psycopg.Error) -> bool:
 
 
 class Database:
-    """A connection pool plus `run`, which all store operations go through."""
+    """A connection pool plus `run`, which all store operations go through.
 
-    def __init__(self, target: Target, *, timeout: float = 10.0, max_size: int = 8) -> None:
+    `relaxed`: the worker's hot path (queries/relaxed_session.sql): commits with
+    `synchronous_commit = off`, for writes that may be lost in a server crash without harm (a
+    claim, a heartbeat, progress: the job is simply claimed or rescued again; delivery is
+    at-least-once anyway) — skipping the WAL flush, most of a commit's latency on an ordinary
+    disk — and index-ordered claims. Enqueues and outcomes use the durable pool."""
+
+    def __init__(
+        self, target: Target, *, relaxed: bool = False, probe: bool = True, timeout: float = 10.0, max_size: int = 8
+    ) -> None:
         self.target = target
         self.timeout = timeout
-        self._probe()
+        if probe:
+            self._probe()
         self.pool = ConnectionPool(
             target.conninfo,
             kwargs={"autocommit": True},
-            min_size=1,
+            configure=_relax if relaxed else None,
+            min_size=0 if relaxed else 1,
             max_size=max_size,
             timeout=timeout,
             num_workers=1,
-            name=f"conveyor {target.where}",
+            name=f"conveyor {target.where}{' relaxed' if relaxed else ''}",
             open=True,
         )
 
@@ -134,7 +150,7 @@ class Database:
     def unreachable_reason(self, timeout: int = 5) -> str | None:
         try:
             with psycopg.connect(self.target.conninfo, connect_timeout=timeout) as conn:
-                conn.execute("")
+                conn.execute(Q["ping"])
         except psycopg.Error as exc:
             return _first_line(exc)
         return None
@@ -198,6 +214,16 @@ class Database:
     def returning(self, query: bytes, params: Params = None, *, idempotent: bool = False) -> list[tuple[Any, ...]]:
         """One write statement with RETURNING; returns its rows."""
         return self.run(lambda conn: conn.execute(query, params).fetchall(), idempotent=idempotent)
+
+    def copy_rows(self, query: bytes, rows: Iterable[Sequence[Any]]) -> None:
+        """`COPY … FROM STDIN` of many rows: one statement, streamed."""
+
+        def copy(conn: Connection[Any]) -> None:
+            with conn.cursor() as cur, cur.copy(query) as stream:
+                for row in rows:
+                    stream.write_row(row)
+
+        self.run(copy)
 
     def pipelined(
         self, steps: Sequence[Step], *, transaction: bool = True, idempotent: bool = False

@@ -1,15 +1,16 @@
 """Pushed wake-ups between machines sharing one PostgreSQL database: LISTEN/NOTIFY.
 
-`notify()` never blocks its caller (the worker calls it on its event loop): messages are handed
-to a sender thread that NOTIFYs each burst in one round trip. A `PgListener` owns a dedicated
-LISTEN connection served by its own thread, which hands messages over through a pipe — so
-`fileno()` stays the same for the listener's whole life (asyncio's `add_reader` keeps working)
-while the thread reconnects and re-LISTENs by itself after a server restart, then announces
-`j:*` and `s:0` so workers look for whatever they missed meanwhile.
+`notify()` never blocks an event loop (the worker calls it on its loop): there, messages are
+handed to a sender thread that NOTIFYs each burst in one round trip; elsewhere it sends at once.
+A `PgListener` owns a dedicated LISTEN connection served by its own thread, which hands
+messages over through a pipe — so `fileno()` stays the same for the listener's whole life
+(asyncio's `add_reader` keeps working) while the thread reconnects and re-LISTENs by itself
+after a server restart, then announces `j:*` and `s:0` so workers look for what they missed.
 """
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import contextlib
 import logging
@@ -32,7 +33,18 @@ MISSED = ("j:*", "s:0")  # after a reconnect: anything may have been announced w
 _KEEPALIVES: dict[str, Any] = {"keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2, "keepalives_count": 3}
 
 
+def _on_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
 class PgWakeup:
+    """`notify()` from an app thread sends at once (one round trip); on an event loop (the
+    worker's completer) it must not block, so a sender thread takes it."""
+
     def __init__(self, db: Database, target: Target, notify_sql: bytes, listen_sql: bytes, ping_sql: bytes) -> None:
         self._db = db
         self._target = target
@@ -49,6 +61,13 @@ class PgWakeup:
     # -- sending -------------------------------------------------------------------------------
 
     def notify(self, message: str) -> None:
+        if not _on_event_loop():  # an app thread (enqueue): send now, no hand-off to wait for
+            try:
+                self._db.write(self._notify_sql, {"channel": self._target.channel, "messages": [message]},
+                               idempotent=True)
+            except StoreError as exc:
+                log.warning("wake-up not sent (%s); workers will poll", exc)
+            return
         with self._cond:
             if self._closed:
                 return
