@@ -128,8 +128,10 @@ class WebhookDispatcher:
 
     async def _sleep(self, seconds: float) -> None:
         """Wait `seconds`, or less if a delivery finished meanwhile (even just before this call)."""
+        # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that races a wake-up.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout=max(seconds, 0.001))
+            async with asyncio.timeout(max(seconds, 0.001)):
+                await self._wake.wait()
         self._wake.clear()
 
     # -- one delivery --------------------------------------------------------------------------
