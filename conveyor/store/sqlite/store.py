@@ -184,12 +184,13 @@ class SQLiteStore:
         if conn is None:
             if self._closed:
                 raise StoreError("store is closed")
-            conn = sqlite3.connect(
-                self.path, isolation_level=None, check_same_thread=False, timeout=30.0
-            )
-            conn.execute("PRAGMA journal_mode=WAL")
+            try:
+                conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30.0)
+                conn.execute("PRAGMA busy_timeout=30000")
+                _enable_wal(conn)
+            except sqlite3.DatabaseError as exc:
+                raise StoreError(f"cannot open {self.path}: {exc}") from None
             conn.execute(f"PRAGMA synchronous={self.synchronous}")
-            conn.execute("PRAGMA busy_timeout=30000")
             conn.execute("PRAGMA cache_size=-32000")
             conn.execute("PRAGMA temp_store=MEMORY")
             conn.execute("PRAGMA recursive_triggers=ON")  # dependency cancellation cascades
@@ -675,6 +676,20 @@ class SQLiteStore:
             finished = [(q, t, s, d) for q, t, s, d in self._read(Q.metrics_finished, window)]
         return MetricsSnapshot(counts=counts, oldest_pending=oldest, enqueued=enqueued,
                                enqueued_cursor=cursor, finished=finished)
+
+
+def _enable_wal(conn: sqlite3.Connection, deadline_seconds: float = 30.0) -> None:
+    """Switch to WAL. Two processes creating the same new file race for it, and SQLite answers
+    the loser "database is locked" without waiting on the busy handler: retry until a deadline."""
+    deadline = time.monotonic() + deadline_seconds
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def _split_statements(script: str) -> list[str]:
