@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -107,6 +108,36 @@ async def http_concurrent(base: str, key: str, n: int, concurrency: int) -> tupl
         return n / (time.perf_counter() - start), latencies
 
 
+async def raw_keepalive(base: str, key: str, n: int, connections: int) -> tuple[float, list[float]]:
+    """The same POSTs from a minimal HTTP/1.1 client (asyncio streams, one keep-alive connection
+    per lane): shows what the server sustains when the client costs next to nothing."""
+    host, port = base.removeprefix("http://").split(":")
+    body = json.dumps(BODY).encode()
+    head = (f"POST /api/jobs/ HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: Bearer {key}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body
+    latencies: list[float] = []
+    remaining = iter(range(n))
+
+    async def lane() -> None:
+        reader, writer = await asyncio.open_connection(host, int(port))
+        for _ in remaining:
+            t = time.perf_counter()
+            writer.write(head)
+            status_line = await reader.readline()
+            length = 0
+            while (line := await reader.readline()) not in (b"\r\n", b""):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":")[1])
+            await reader.readexactly(length)
+            latencies.append(time.perf_counter() - t)
+            assert b" 201 " in status_line, status_line
+        writer.close()
+
+    start = time.perf_counter()
+    await asyncio.gather(*(lane() for _ in range(connections)))
+    return n / (time.perf_counter() - start), latencies
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=3000, help="submissions per row")
@@ -124,6 +155,9 @@ def main() -> None:
             for c in (int(x) for x in args.concurrency.split(",") if x):
                 rate, lat = asyncio.run(http_concurrent(base, key, args.n, c))
                 rows.append((f"HTTP POST, {c} concurrent clients", rate, lat))
+            for c in (int(x) for x in args.concurrency.split(",") if x):
+                rate, lat = asyncio.run(raw_keepalive(base, key, args.n, c))
+                rows.append((f"raw HTTP/1.1 client, {c} connections", rate, lat))
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait(30)

@@ -30,7 +30,7 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
 API_ERRORS = errors(400, 401, 403, 404, 409, 413, 422, 503)
 
 
-def services(request: Request) -> ApiServices:
+async def services(request: Request) -> ApiServices:
     svc: ApiServices = request.app.state.services
     return svc
 

@@ -22,7 +22,7 @@ SSE: dict[int | str, dict[str, Any]] = {
 _HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
-def hub(request: Request) -> EventHub:
+async def hub(request: Request) -> EventHub:
     found: EventHub = request.app.state.hub
     return found
 
