@@ -10,6 +10,7 @@ import importlib
 import json
 import sys
 
+
 def main(argv: list[str]) -> int:
     if len(argv) != 3:
         print("usage: python -m bench.measure SYSTEM WORKLOAD 'JSON params'", file=sys.stderr)

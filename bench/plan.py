@@ -87,10 +87,11 @@ def cases(s: Sizes, concurrency: int, claim_batch: int) -> list[Case]:
                 "jobs_per_s", "jobs/s", Target(">=", 100_000)),
         )))
     for processes in (1, 2):
-        worker = f"{processes} process{'es' if processes > 1 else ''}, concurrency {concurrency}, claim_batch {claim_batch}"
+        plural = "es" if processes > 1 else ""
+        worker = f"{processes} process{plural}, concurrency {concurrency}, claim_batch {claim_batch}"
         target = Target(">=", 10_000) if processes == 1 else Target(">", row="drain_1")
-        out.append(Case(f"drain_{processes}", "drain",
-                        {"n": s.drain, "processes": processes, "concurrency": concurrency, "claim_batch": claim_batch}, (
+        params = {"n": s.drain, "processes": processes, "concurrency": concurrency, "claim_batch": claim_batch}
+        out.append(Case(f"drain_{processes}", "drain", params, (
             Row(f"drain_{processes}", "W2 drain", f"{s.drain:,} queued no-op jobs; {worker}",
                 "jobs_per_s", "jobs/s", target, short="1 process"),
         )))

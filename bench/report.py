@@ -103,8 +103,8 @@ def verdicts(all_lines: list[Line]) -> dict[int, tuple[str, str]]:
         if line.median is None:
             out[i] = (text, "no data")
             continue
-        ok = target.passes(line.median, medians)  # type: ignore[arg-type]
-        limit = target.threshold(medians)  # type: ignore[arg-type]
+        ok = target.passes(line.median, medians)
+        limit = target.threshold(medians)
         close = limit is not None and limit != 0 and abs(line.median - limit) / abs(limit) < 0.1
         verdict = "—" if ok is None else ("pass" if ok else "MISS")
         out[i] = (text, f"{verdict} (close)" if close and ok is not None else verdict)
@@ -126,7 +126,7 @@ def environment(outcome: Outcome) -> dict[str, Any]:
         pass
     return {
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "commit": git("rev-parse", "--short", "HEAD") + (" (dirty)" if git("status", "--porcelain", "--", "conveyor") else ""),
+        "commit": git("rev-parse", "--short", "HEAD") + (" (dirty)" if git("status", "--short", "conveyor") else ""),
         "python": platform.python_version(),
         "sqlite": sqlite3.sqlite_version,
         "cpus": os.cpu_count(),

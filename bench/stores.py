@@ -11,6 +11,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 
@@ -70,7 +71,7 @@ class Stores:
 
 
 @contextlib.contextmanager
-def _admin(url: str) -> Iterator[object]:
+def _admin(url: str) -> Iterator[Any]:
     import psycopg
 
     with psycopg.connect(url, autocommit=True, connect_timeout=5) as conn:

@@ -47,11 +47,11 @@ def enqueue_single(store_url: str, n: int) -> dict[str, Any]:
     with _app(store_url) as app:
         for i in range(min(200, n)):  # warm-up: connection, statement cache, first pages
             app.enqueue("noop", {"i": i})
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         for i in range(n):
             app.enqueue("noop", {"i": i})
-        elapsed = time.perf_counter() - start
-    return {"jobs_per_s": n / elapsed, "us_per_job": elapsed / n * 1e6}
+        elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+    return {"jobs_per_s": n / elapsed, "us_per_job": elapsed / n * 1e6, "cpu_us_per_job": cpu / n * 1e6}
 
 
 def enqueue_bulk(store_url: str, n: int, batch: int) -> dict[str, Any]:
@@ -59,18 +59,20 @@ def enqueue_bulk(store_url: str, n: int, batch: int) -> dict[str, Any]:
     specs = [("noop", {"i": i}) for i in range(n)]
     with _app(store_url) as app:
         app.enqueue_many(specs[: min(batch, 1000)])  # warm-up
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         for offset in range(0, n, batch):
             app.enqueue_many(specs[offset : offset + batch])
-        elapsed = time.perf_counter() - start
-    return {"jobs_per_s": n / elapsed}
+        elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+    return {"jobs_per_s": n / elapsed, "cpu_us_per_job": cpu / n * 1e6}
 
 
 # -- workers as subprocesses ---------------------------------------------------------------------
 
 
 @contextlib.contextmanager
-def _worker(store_url: str, processes: int = 1, concurrency: int = 10, claim_batch: int = 100) -> Iterator[subprocess.Popen[bytes]]:
+def _worker(
+    store_url: str, processes: int = 1, concurrency: int = 10, claim_batch: int = 100
+) -> Iterator[subprocess.Popen[bytes]]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     env["CONVEYOR_CLAIM_BATCH"] = str(claim_batch)
@@ -92,6 +94,29 @@ def _worker(store_url: str, processes: int = 1, concurrency: int = 10, claim_bat
             proc.wait()
 
 
+def _tree_cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of `pid` and its descendants so far, from /proc (0 elsewhere)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    children: dict[int, list[int]] = {}
+    cpu: dict[int, float] = {}
+    for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(entry))
+        cpu[int(entry)] = (int(fields[11]) + int(fields[12])) / tick
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        total += cpu.get(current, 0.0)
+        todo.extend(children.get(current, []))
+    return total
+
+
 def _all_jobs(app: Conveyor) -> list[Any]:
     jobs, cursor = [], None
     while True:
@@ -102,16 +127,22 @@ def _all_jobs(app: Conveyor) -> list[Any]:
         cursor = page.next_cursor
 
 
-def _wait_drained(app: Conveyor, last_id: str, proc: subprocess.Popen[bytes], timeout: float) -> float:
-    """Poll until every job is terminal; returns when that was seen (time.time())."""
+def _wait_drained(app: Conveyor, first_id: str, last_id: str, proc: subprocess.Popen[bytes],
+                  timeout: float) -> tuple[float, float]:
+    """Poll until every job is terminal; returns when that was seen (time.time()) and the worker
+    processes' CPU seconds from when the first job was seen started until then."""
     deadline = time.monotonic() + timeout
+    while app.get(first_id).status is JobStatus.PENDING:
+        _check_alive(proc, deadline)
+        time.sleep(0.002)
+    cpu_start = _tree_cpu_seconds(proc.pid)
     while not app.get(last_id).status.is_terminal:  # FIFO: the last job enqueued ends (about) last
         _check_alive(proc, deadline)
         time.sleep(0.005)
     while True:
         by_status = app.stats()["by_status"]
         if not any(by_status[s] for s in ("pending", "running", "scheduled", "waiting")):
-            return time.time()
+            return time.time(), _tree_cpu_seconds(proc.pid) - cpu_start
         _check_alive(proc, deadline)
         time.sleep(0.01)
 
@@ -131,12 +162,14 @@ def drain(store_url: str, n: int, processes: int, concurrency: int, claim_batch:
 
     The window is read from the jobs themselves (min `started_at` .. max `finished_at`), so neither
     interpreter start-up nor the polling interval is counted; `startup_s` reports the former.
+    `worker_cpu_us_per_job` is the worker processes' CPU over the drain: on a shared machine it
+    moves less than the wall-clock rate.
     """
     with _app(store_url) as app:
-        last = app.enqueue_many([("noop", {"i": i}) for i in range(n)])[-1]
+        queued = app.enqueue_many([("noop", {"i": i}) for i in range(n)])
         spawned = time.time()
         with _worker(store_url, processes, concurrency, claim_batch) as proc:
-            seen = _wait_drained(app, last.job_id, proc, timeout=max(120.0, n / 100))
+            seen, cpu = _wait_drained(app, queued[0].job_id, queued[-1].job_id, proc, timeout=max(120.0, n / 100))
         jobs = _all_jobs(app)
     completed = [j for j in jobs if j.status is JobStatus.COMPLETED]
     if len(completed) != n:
@@ -150,6 +183,7 @@ def drain(store_url: str, n: int, processes: int, concurrency: int, claim_batch:
         "startup_s": first - spawned,
         "seen_after_s": seen - last_done,
         "extra_attempts": extra_attempts,
+        "worker_cpu_us_per_job": cpu / n * 1e6,  # clock ticks (10 ms): a rough figure, steadier than wall time
     }
 
 
