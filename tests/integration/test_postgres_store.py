@@ -106,6 +106,17 @@ def test_autocommit_connection_commits_at_once(app: Conveyor, pg_url: str) -> No
     assert app.get(job.job_id).status is JobStatus.PENDING
 
 
+def test_caller_row_factory_does_not_matter(app: Conveyor, pg_url: str) -> None:
+    from psycopg.rows import dict_row
+
+    with psycopg.connect(pg_url, row_factory=dict_row) as conn:
+        first = app.enqueue("pdf", {}, connection=conn, idempotency_key="k")
+        again = app.enqueue("pdf", {}, connection=conn, idempotency_key="k")
+        assert again.job_id == first.job_id
+        conn.commit()
+    assert app.get(first.job_id).idempotency_key == "k"
+
+
 def test_async_enqueue_in_an_async_connection(app: Conveyor, pg_url: str) -> None:
     async def scenario() -> tuple[str, str, list[str]]:
         async with await psycopg.AsyncConnection.connect(pg_url) as aconn:

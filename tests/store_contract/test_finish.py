@@ -130,3 +130,14 @@ def test_many_transitions_in_one_call(store: Store) -> None:
     applied = finish(store, *[Transition(j, JobStatus.COMPLETED, results=j.job_id) for j in jobs])
     assert applied == [j.job_id for j in jobs]
     assert get(store, jobs[-1].job_id).results == jobs[-1].job_id
+
+
+def test_stale_and_current_attempts_of_one_job_in_one_batch(store: Store) -> None:
+    insert(store, new_job())
+    stale = claim_one(store, worker="w1", lease=5)
+    store.job_rescue_expired(JobRescue(NOW + 6))
+    current = claim_one(store, worker="w2", now=NOW + 7)
+    applied = finish(store, Transition(stale, JobStatus.COMPLETED, results="stale"),
+                     Transition(current, JobStatus.COMPLETED, results="current"), now=NOW + 8)
+    assert applied == [current.job_id]
+    assert get(store, current.job_id).results == "current"

@@ -17,6 +17,7 @@ from typing import Any
 import psycopg
 import psycopg.errors
 from psycopg import sql
+from psycopg.rows import tuple_row
 
 from ...errors import StoreError
 from ...job import ClaimedJob, Job, JobId, LogEntry, NewJob
@@ -232,12 +233,14 @@ def _finish_params(transitions: Sequence[Transition], now: float) -> dict[str, l
 
 
 def _unique_tokens(transitions: Sequence[Transition]) -> list[Transition]:
-    """One transition per job (the first), as applying them one by one would leave it."""
-    seen: set[str] = set()
+    """One transition per fencing token (the first), as applying them one by one would leave it:
+    a token's second transition would find the job no longer running."""
+    seen: set[tuple[str, int, str]] = set()
     out = []
     for t in transitions:
-        if t.job.job_id not in seen:
-            seen.add(t.job.job_id)
+        token = (t.job.job_id, t.job.attempt, t.job.worker_id)
+        if token not in seen:
+            seen.add(token)
             out.append(t)
     return out
 
@@ -313,15 +316,19 @@ class PostgresStore(UnportedOperations):
     def _insert_on(self, conn: Any, jobs: Sequence[NewJob]) -> list[tuple[Job, bool]]:
         """Write in the caller's transaction; the NOTIFY rides along, delivered only at COMMIT."""
         if not isinstance(conn, psycopg.Connection):
-            raise StoreError("connection= must be a psycopg Connection (an AsyncConnection goes to enqueue_async)")
+            raise StoreError(
+                "connection= must be a psycopg Connection (an AsyncConnection goes to enqueue_async; with "
+                "SQLAlchemy pass conn.connection.driver_connection, with Django django.db.connection.connection)"
+            )
         insert, keys = _insert_step(jobs), _keys(jobs)
         try:
-            inserted = conn.execute(*insert).fetchall()
-            live = conn.execute(Q["job_get_by_idempotency_key"], {"keys": keys}).fetchall() if keys else []
+            cur = conn.cursor(row_factory=tuple_row)  # whatever row factory the caller likes
+            inserted = cur.execute(*insert).fetchall()
+            live = cur.execute(Q["job_get_by_idempotency_key"], {"keys": keys}).fetchall() if keys else []
             results = _merge_inserted(jobs, inserted, live)
             messages = wake_messages(results)
             if messages:
-                conn.execute(Q["notify"], {"channel": self.target.channel, "messages": messages})
+                cur.execute(Q["notify"], {"channel": self.target.channel, "messages": messages})
         except psycopg.Error as exc:
             raise _caller_error(exc) from exc
         return results
@@ -336,14 +343,15 @@ class PostgresStore(UnportedOperations):
         _refuse_unported(p)
         insert, keys = _insert_step(p.jobs), _keys(p.jobs)
         try:
-            inserted = await (await conn.execute(*insert)).fetchall()
+            cur = conn.cursor(row_factory=tuple_row)
+            inserted = await (await cur.execute(*insert)).fetchall()
             live = []
             if keys:
-                live = await (await conn.execute(Q["job_get_by_idempotency_key"], {"keys": keys})).fetchall()
+                live = await (await cur.execute(Q["job_get_by_idempotency_key"], {"keys": keys})).fetchall()
             results = _merge_inserted(p.jobs, inserted, live)
             messages = wake_messages(results)
             if messages:
-                await conn.execute(Q["notify"], {"channel": self.target.channel, "messages": messages})
+                await cur.execute(Q["notify"], {"channel": self.target.channel, "messages": messages})
         except psycopg.Error as exc:
             raise _caller_error(exc) from exc
         return results
@@ -402,7 +410,12 @@ class PostgresStore(UnportedOperations):
         if not transitions:
             return []
         applied = {row[0] for row in self._db.returning(Q["job_finish"], _finish_params(transitions, p.now))}
-        return [t.job.job_id for t in transitions if t.job.job_id in applied]
+        out = []
+        for t in transitions:  # at most one transition per job can have matched its fencing token
+            if t.job.job_id in applied:
+                applied.discard(t.job.job_id)
+                out.append(t.job.job_id)
+        return out
 
     def job_heartbeat(self, p: JobHeartbeat) -> list[JobId]:
         params = {"worker_id": p.worker_id, "lease_expires_at": p.now + p.lease_seconds}

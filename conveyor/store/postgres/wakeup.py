@@ -192,7 +192,10 @@ class PgListener:
                 os.write(self._ready_w, b"!")  # full pipe: it is readable already
 
     def _stopping(self, timeout: float) -> bool:
-        readable, _, _ = select.select([self._stop_r], [], [], timeout)
+        try:
+            readable, _, _ = select.select([self._stop_r], [], [], timeout)
+        except (OSError, ValueError):  # close() gave up waiting for us and closed the pipe
+            return True
         return bool(readable)
 
     def _run(self) -> None:
