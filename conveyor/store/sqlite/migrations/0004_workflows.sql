@@ -5,6 +5,9 @@
 ALTER TABLE conveyor_jobs ADD COLUMN held INTEGER NOT NULL DEFAULT 0;  -- 1: a batch child waiting for a slot
 ALTER TABLE conveyor_jobs ADD COLUMN on_dependency_failure TEXT NOT NULL DEFAULT 'cancel';  -- or 'run'
 
+-- Held batch children, in release order: finding the next one must not scan the whole batch.
+CREATE INDEX conveyor_jobs_held ON conveyor_jobs (parent_id, priority DESC, id) WHERE held = 1;
+
 CREATE TABLE conveyor_job_deps (
     depends_on_id TEXT NOT NULL,
     job_id        TEXT NOT NULL,
@@ -108,7 +111,7 @@ BEGIN
         cancelled = cancelled + (NEW.status = 'cancelled')
     WHERE batch_id = NEW.parent_id;
     UPDATE conveyor_jobs SET status = 'pending', held = 0, run_at = COALESCE(NEW.finished_at, run_at)
-    WHERE id = (SELECT id FROM conveyor_jobs
+    WHERE id = (SELECT id FROM conveyor_jobs INDEXED BY conveyor_jobs_held
                 WHERE parent_id = NEW.parent_id AND held = 1 AND status = 'waiting'
                 ORDER BY priority DESC, id LIMIT 1);
     UPDATE conveyor_jobs
