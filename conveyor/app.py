@@ -555,25 +555,43 @@ class Conveyor:
         progress is the fraction of children finished; it completes when all are terminal with
         results `{total, completed, failed, cancelled, child_ids}`; cancelling it cancels the
         unfinished children; at most `max_concurrency` children are due at once, fleet-wide."""
+        now = self.clock.now()
+        specs = list(jobs)
+        parent_id = new_job_id()
+        children = self._build_specs(specs, now, parent_id=parent_id)
+        rows, batch = self.batch_rows(children, max_concurrency=max_concurrency, parent_id=parent_id, now=now,
+                                      **parent_options)
+        return self.insert(rows, [batch])[0]
+
+    def batch_rows(
+        self,
+        children: Sequence[NewJob],
+        *,
+        max_concurrency: int | None = None,
+        parent_id: JobId | None = None,
+        now: float | None = None,
+        **parent_options: Any,
+    ) -> tuple[builtins.list[NewJob], BatchInsert]:
+        """The parent and children rows of a batch (children built with `parent_id`), for `insert`."""
         from .workflow import BATCH_TYPE
 
         if max_concurrency is not None and (isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int)
                                             or max_concurrency < 1):
             raise InvalidJobOptions("max_concurrency must be a positive integer", field="max_concurrency")
-        now = self.clock.now()
-        specs = list(jobs)
-        if not specs:
+        if not children:
             raise InvalidJobOptions("a batch needs at least one job", field="jobs")
-        parent = self._parent(BATCH_TYPE, now, {"size": len(specs), "max_concurrency": max_concurrency},
+        now = self.clock.now() if now is None else now
+        parent = self._parent(BATCH_TYPE, now, {"size": len(children), "max_concurrency": max_concurrency},
                               **parent_options)
-        children = self._build_specs(specs, now, parent_id=parent.job_id)
-        if max_concurrency is not None:
-            children = [
-                dataclasses.replace(child, status=JobStatus.WAITING, held=True) if index >= max_concurrency else child
-                for index, child in enumerate(children)
-            ]
-        batch = BatchInsert(parent.job_id, len(children), max_concurrency)
-        return self.insert([parent, *children], [batch])[0]
+        if parent_id is not None:
+            parent = dataclasses.replace(parent, job_id=parent_id)
+        rows = [
+            dataclasses.replace(child, parent_id=parent.job_id, status=JobStatus.WAITING, held=True)
+            if max_concurrency is not None and index >= max_concurrency
+            else dataclasses.replace(child, parent_id=parent.job_id)
+            for index, child in enumerate(children)
+        ]
+        return [parent, *rows], BatchInsert(parent.job_id, len(rows), max_concurrency)
 
     def enqueue_workflow(self, workflow: Node, **parent_options: Any) -> WorkflowHandle:
         """Enqueue a `chain`/`group` graph atomically; returns a handle on its parent job."""

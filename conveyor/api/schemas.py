@@ -115,6 +115,9 @@ class BatchSubmit(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     jobs: list[JobSubmit] = Field(min_length=1, max_length=1000)
+    max_concurrency: int | None = Field(
+        None, ge=1, le=10_000, description="at most this many children due at once, fleet-wide"
+    )
     queue: str | None = Field(None, min_length=1, max_length=200, description="the parent job's queue")
     metadata: dict[str, Any] | None = None
 

@@ -12,8 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from ..admin import Operator, audit_list
 from ..apikeys import ApiKey, ApiKeys, Scope
 from ..errors import ConveyorError, InvalidJobOptions
-from ..job import DEFAULT_QUEUE, Job, LogEntry, NewJob, new_job_id
-from ..status import JobStatus
+from ..job import Job, LogEntry, NewJob, new_job_id
 from ..store.params import AuditPage, JobPage
 from .errors import problem_of
 from .schemas import BatchSubmit, JobSubmit
@@ -22,7 +21,6 @@ if TYPE_CHECKING:
     from ..app import Conveyor
 
 R = TypeVar("R")
-BATCH_JOB_TYPE = "batch"
 MAX_GROUP_COMMIT = 1000
 
 
@@ -55,7 +53,11 @@ class GroupCommit:
             everything = [job for jobs, _ in group for job in jobs]
             try:
                 stored = await loop.run_in_executor(self._executor, self._insert, everything)
-            except Exception as exc:  # the whole transaction failed: every caller in it hears so
+            except Exception as exc:
+                if len(group) > 1:  # one caller's bad job must not fail the others: go one by one
+                    self._waiting[:0] = [(jobs, future) for jobs, future in group]
+                    await self._one_by_one(len(group))
+                    continue
                 for _, future in group:
                     if not future.done():
                         future.set_exception(exc)
@@ -65,6 +67,20 @@ class GroupCommit:
                 if not future.done():
                     future.set_result(stored[start:start + len(jobs)])
                 start += len(jobs)
+
+
+    async def _one_by_one(self, count: int) -> None:
+        loop = asyncio.get_running_loop()
+        for _ in range(count):
+            jobs, future = self._waiting.pop(0)
+            try:
+                stored = await loop.run_in_executor(self._executor, self._insert, jobs)
+            except Exception as exc:
+                if not future.done():
+                    future.set_exception(exc)
+            else:
+                if not future.done():
+                    future.set_result(stored)
 
 
 class ApiServices:
@@ -110,7 +126,7 @@ class ApiServices:
         return job, job.job_id == new.job_id
 
     async def submit_batch(self, body: BatchSubmit) -> tuple[Job, list[Job]]:
-        """A parent job of type "batch", waiting on its children: the given jobs, `parent_id` set."""
+        """A parent job whose children are the given jobs (see `Conveyor.batch`), in one transaction."""
         now = self.app.clock.now()
         parent_id = new_job_id()
         children = []
@@ -120,13 +136,11 @@ class ApiServices:
                 children.append(self.app.build_job(item.job_type, **options, parent_id=parent_id, now=now))
             except ConveyorError as exc:
                 raise problem_of(exc, f"jobs.{index}") from None
-        parent = NewJob(
-            job_id=parent_id, job_type=BATCH_JOB_TYPE, queue=body.queue or DEFAULT_QUEUE, priority=5,
-            parameters={"size": len(children)}, status=JobStatus.WAITING, run_at=now, max_attempts=1,
-            max_crashes=self.app.settings.max_crashes, timeout=None, created_at=now,
-            depends_on=tuple(child.job_id for child in children), metadata=body.metadata or {},
+        rows, batch = self.app.batch_rows(
+            children, max_concurrency=body.max_concurrency, parent_id=parent_id, now=now,
+            queue=body.queue, metadata=body.metadata,
         )
-        stored = await self.group_commit.insert([parent, *children])
+        stored = await self.write(self.app.insert, rows, [batch])
         return stored[0], stored[1:]
 
     # -- read --------------------------------------------------------------------------------------

@@ -155,9 +155,9 @@ def test_batch_makes_a_parent_and_children_in_one_transaction(api: Api) -> None:
     assert response.status_code == 201, response.text
     data = response.json()["data"]
     parent, children = data["parent"], data["jobs"]
-    assert parent["job_type"] == "batch" and len(children) == 3
+    assert parent["job_type"] == "conveyor.batch" and len(children) == 3
+    assert parent["status"] == "waiting"
     assert all(c["parent_id"] == parent["job_id"] for c in children)
-    assert sorted(parent["depends_on"]) == sorted(c["job_id"] for c in children)
     listed = httpx.get(f"{api.base_url}/api/jobs", params={"parent_id": parent["job_id"]}, headers=api.headers("read"))
     assert len(listed.json()["data"]["jobs"]) == 3
 

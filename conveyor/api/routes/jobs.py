@@ -47,8 +47,10 @@ async def submit_job(
 
 @router.post("/batch", status_code=201, response_model=Success[BatchOut], summary="Submit a batch")
 async def submit_batch(body: BatchSubmit, svc: Svc, key: ApiKey = WRITE) -> Response:
-    """One parent job (type `batch`, waiting on its children) and the given jobs as its children,
-    in one transaction: all are stored or none."""
+    """One parent job (type `conveyor.batch`) whose children are the given jobs, in one transaction:
+    all are stored or none. The parent's progress is the fraction of children finished; it completes
+    when all are terminal, with results `{total, completed, failed, cancelled, child_ids}`;
+    cancelling it cancels the unfinished children."""
     parent, children = await svc.submit_batch(body)
     return ok(BatchOut(parent=JobOut.of(parent), jobs=[JobOut.of(j) for j in children]), 201)
 

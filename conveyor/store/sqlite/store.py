@@ -72,6 +72,12 @@ from ..stats import summarize
 from .wakeup import SocketWakeup
 
 _SQLITE_HEADER = b"SQLite format 3\x00"
+# Checkpoint the WAL into the database every ~8,000 pages (~32 MB) rather than SQLite's 1,000.
+# A checkpoint costs two fsyncs (~4 ms each on a VM disk) plus the copy, and the commit that
+# crosses the threshold pays it: at 1,000 pages that was 45-150 µs per single-row enqueue on top of
+# ~40 µs of work; at 8,000 about 20 µs (bench/, W1). Durability is unchanged: a commit is in the WAL
+# before COMMIT returns, and synchronous=NORMAL never promised more than that.
+WAL_AUTOCHECKPOINT_PAGES = 8000
 Q = load_queries(__package__ or "conveyor.store.sqlite")
 MIGRATIONS = load_migrations(__package__ or "conveyor.store.sqlite")
 _dumps = json.dumps
@@ -193,6 +199,7 @@ class SQLiteStore:
             conn.execute(f"PRAGMA synchronous={self.synchronous}")
             conn.execute("PRAGMA cache_size=-32000")
             conn.execute("PRAGMA temp_store=MEMORY")
+            conn.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
             conn.execute("PRAGMA recursive_triggers=ON")  # dependency cancellation cascades
             self._local.conn = conn
             with self._lock:
@@ -348,7 +355,7 @@ class SQLiteStore:
         return _job_from_row(rows[0]) if rows else None
 
     def job_list(self, p: JobList) -> JobPage:
-        cursor = int(p.cursor) if p.cursor and p.cursor.isdigit() else None
+        cursor = _cursor(p.cursor)
         rows = self._read(
             Q.job_list,
             {
@@ -676,6 +683,15 @@ class SQLiteStore:
             finished = [(q, t, s, d) for q, t, s, d in self._read(Q.metrics_finished, window)]
         return MetricsSnapshot(counts=counts, oldest_pending=oldest, enqueued=enqueued,
                                enqueued_cursor=cursor, finished=finished)
+
+
+def _cursor(text: str | None) -> int | None:
+    """A list cursor is the last row's id, as this store handed it out; anything else is refused."""
+    if text is None:
+        return None
+    if not (text.isascii() and text.isdigit() and len(text) <= 18):
+        raise InvalidJobOptions("cursor is not one this store handed out", field="cursor")
+    return int(text)
 
 
 def _enable_wal(conn: sqlite3.Connection, deadline_seconds: float = 30.0) -> None:
