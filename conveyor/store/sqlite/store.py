@@ -78,12 +78,6 @@ _SQLITE_HEADER = b"SQLite format 3\x00"
 # ~40 µs of work; at 8,000 about 20 µs (bench/, W1). Durability is unchanged: a commit is in the WAL
 # before COMMIT returns, and synchronous=NORMAL never promised more than that.
 WAL_AUTOCHECKPOINT_PAGES = 8000
-# Checkpoint the WAL into the database every ~8,000 pages (~32 MB) rather than SQLite's 1,000.
-# A checkpoint costs two fsyncs (~4 ms each on a VM disk) plus the copy, and the commit that
-# crosses the threshold pays it: at 1,000 pages that was 45-150 µs per single-row enqueue on top of
-# ~40 µs of work; at 8,000 about 20 µs (bench/, W1). Durability is unchanged: a commit is in the WAL
-# before COMMIT returns, and synchronous=NORMAL never promised more than that.
-WAL_AUTOCHECKPOINT_PAGES = 8000
 Q = load_queries(__package__ or "conveyor.store.sqlite")
 MIGRATIONS = load_migrations(__package__ or "conveyor.store.sqlite")
 _dumps = json.dumps
