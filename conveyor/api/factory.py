@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI
 
 from .. import __version__
+from ..dashboard import mount_dashboard
 from .errors import install_error_handlers
 from .events import EventHub
 from .limits import BodyLimits
@@ -66,6 +67,7 @@ def create_api(
     install_error_handlers(api)
     for module in (jobs, events, admin, system):
         api.include_router(module.router)
+    mount_dashboard(api, services)
     api.add_middleware(BodyLimits, max_bytes=max_body_bytes, max_depth=max_json_depth)
     api.add_middleware(RequestMetrics, metrics=metrics)
     return api

@@ -77,7 +77,7 @@ class BodyLimits:
             chunks.append(chunk)
             more = message.get("more_body", False)
         body = b"".join(chunks)
-        problem = json_problem(body, self.max_depth) if body else None
+        problem = json_problem(body, self.max_depth) if body and not _is_form(scope) else None
         if problem is not None:
             await self._refuse(send, *problem)
             return
@@ -96,6 +96,14 @@ class BodyLimits:
                         (b"connection", b"close")],
         })
         await send({"type": "http.response.body", "body": data})
+
+
+def _is_form(scope: Scope) -> bool:
+    """An HTML form post (the dashboard): its text is not JSON, so only the size limit applies."""
+    for name, value in scope.get("headers", []):
+        if name == b"content-type":
+            return value.split(b";")[0].strip().lower() in (b"application/x-www-form-urlencoded", b"multipart/form-data")
+    return False
 
 
 def _content_length(scope: Scope) -> int | None:
