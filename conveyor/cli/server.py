@@ -41,6 +41,7 @@ def _announce_up(system: System) -> None:
     click.echo(f"  handlers  {', '.join(sorted(app.handlers)) or '(none)'}")
     plural = "es" if workers > 1 else ""
     click.echo(f"  workers   {workers} process{plural} x {app.settings.concurrency} concurrent jobs")
+    click.echo(f"  dashboard {url}/dashboard   (log in with an API key)")
     click.echo(f"  API docs  {url}/docs     health {url}/health     metrics {url}/metrics")
     click.echo("Create an API key (shown once):")
     click.echo(f"  conveyor keys create --name me --scope admin{_db_hint(app)}")
@@ -53,6 +54,7 @@ def _announce_up(system: System) -> None:
 def _announce_serve(system: System) -> None:
     url = system.url()
     click.echo(f"Conveyor API at {url} (docs {url}/docs); store {system.app.settings.database_url}")
+    click.echo(f"Dashboard at {url}/dashboard (log in with an API key)")
     click.echo(f"Create an API key: conveyor keys create --name me --scope admin{_db_hint(system.app)}")
 
 
