@@ -30,6 +30,17 @@ class JobInsert:
     connection: Any = None
 
 
+def parse_cursor(text: str | None) -> int | None:
+    """A list cursor is the last row's sequence number, as a store handed it out; refuse others."""
+    from ..errors import InvalidJobOptions
+
+    if text is None:
+        return None
+    if not (text.isascii() and text.isdigit() and len(text) <= 18):
+        raise InvalidJobOptions("cursor is not one this store handed out", field="cursor")
+    return int(text)
+
+
 @dataclass(frozen=True, slots=True)
 class JobGet:
     job_id: str

@@ -3,6 +3,8 @@ log_insert / log_list."""
 
 from __future__ import annotations
 
+import pytest
+
 from conveyor.job import LogEntry, WorkerId
 from conveyor.outcome import Transition
 from conveyor.status import JobStatus
@@ -144,9 +146,14 @@ def test_list_last_page_exactly_full_has_no_next_cursor(store: Store) -> None:
     assert first.next_cursor is not None and len(second.jobs) == 2 and second.next_cursor is None
 
 
-def test_list_with_a_garbage_cursor_starts_from_the_top(store: Store) -> None:
+def test_list_refuses_a_cursor_it_never_handed_out(store: Store) -> None:
+    from conveyor.errors import InvalidJobOptions
+
     insert(store, new_job(), new_job())
-    assert len(store.job_list(JobList(cursor="garbage")).jobs) == 2
+    for garbage in ("garbage", "²", "9" * 40):
+        with pytest.raises(InvalidJobOptions) as err:
+            store.job_list(JobList(cursor=garbage))
+        assert err.value.field == "cursor"
 
 
 def test_logs_in_order_per_job_with_limit(store: Store) -> None:

@@ -48,6 +48,7 @@ from ..params import (
     RescueResult,
     StatsRead,
     WorkerBeat,
+    parse_cursor,
 )
 from ..queries import load_migrations
 from ..stats import summarize
@@ -363,7 +364,7 @@ class PostgresStore(UnportedOperations):
         return _job_from_row(rows[0]) if rows else None
 
     def job_list(self, p: JobList) -> JobPage:
-        cursor = int(p.cursor) if p.cursor and p.cursor.isdigit() else None
+        cursor = parse_cursor(p.cursor)
         rows = self._db.rows(
             Q["job_list"],
             {

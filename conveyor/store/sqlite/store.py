@@ -66,6 +66,7 @@ from ..params import (
     WebhookList,
     WebhookRecord,
     WorkerBeat,
+    parse_cursor,
 )
 from ..queries import load_migrations, load_queries
 from ..stats import summarize
@@ -355,7 +356,7 @@ class SQLiteStore:
         return _job_from_row(rows[0]) if rows else None
 
     def job_list(self, p: JobList) -> JobPage:
-        cursor = _cursor(p.cursor)
+        cursor = parse_cursor(p.cursor)
         rows = self._read(
             Q.job_list,
             {
@@ -683,15 +684,6 @@ class SQLiteStore:
             finished = [(q, t, s, d) for q, t, s, d in self._read(Q.metrics_finished, window)]
         return MetricsSnapshot(counts=counts, oldest_pending=oldest, enqueued=enqueued,
                                enqueued_cursor=cursor, finished=finished)
-
-
-def _cursor(text: str | None) -> int | None:
-    """A list cursor is the last row's id, as this store handed it out; anything else is refused."""
-    if text is None:
-        return None
-    if not (text.isascii() and text.isdigit() and len(text) <= 18):
-        raise InvalidJobOptions("cursor is not one this store handed out", field="cursor")
-    return int(text)
 
 
 def _enable_wal(conn: sqlite3.Connection, deadline_seconds: float = 30.0) -> None:
