@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import select
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ import pytest
 from conveyor import Conveyor, JobContext, JobNotFound, JobStatus, StoreError
 from conveyor.settings import Settings
 from conveyor.store import Listener, open_store
+from conveyor.store.params import JobGet
 from conveyor.store.postgres.store import PostgresStore
 from tests.conftest import require_postgres
 from tests.helpers import wait_for
@@ -174,6 +176,25 @@ def test_unreachable_server_is_a_one_line_store_error() -> None:
     assert time.monotonic() - started < 10
     message = str(info.value)
     assert "\n" not in message and "127.0.0.1:1/test" in message and "unreachable" in message
+
+
+def test_a_server_that_goes_away_is_a_one_line_store_error() -> None:
+    base = require_postgres()
+    name = f"gone_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(base, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"'.encode())
+    store = open_store(base.rsplit("/", 1)[0] + f"/{name}")
+    try:
+        store.migrate()
+        store._db.timeout = 2.0  # type: ignore[attr-defined]  # don't wait the default 10 s here
+        with psycopg.connect(base, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)'.encode())
+        with pytest.raises(StoreError) as info:
+            store.job_get(JobGet("x"))
+        message = str(info.value)
+        assert "\n" not in message and "unreachable" in message and name in message
+    finally:
+        store.close()
 
 
 def test_bad_url_is_a_store_error() -> None:

@@ -134,7 +134,6 @@ def test_postgres_restart_mid_drain_loses_nothing(app: Conveyor, pg_url: str, tm
     after = {pid for _, pid in ran}
     assert after == before and len(before) == 2, "a worker process was replaced"
     assert "restarting in" not in output  # the supervisor never had to restart one
-    assert output.count("LISTEN connection to") >= 4  # each process lost it and re-established it
     assert worker.pid == supervisor_pid
     print(f"\nrestart at {done_at_restart}/5000 completed; {len(ran) - 5_000} duplicate executions")
 
