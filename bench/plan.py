@@ -95,6 +95,16 @@ def cases(s: Sizes, concurrency: int, claim_batch: int) -> list[Case]:
             Row(f"drain_{processes}", "W2 drain", f"{s.drain:,} queued no-op jobs; {worker}",
                 "jobs_per_s", "jobs/s", target, short="1 process"),
         )))
+    for processes in (1, 2):
+        plural = "es" if processes > 1 else ""
+        worker = f"{processes} process{plural}, warm"
+        target = Target(">=", 10_000) if processes == 1 else Target(">", row="drain_warm_1")
+        params = {"n": s.drain, "processes": processes, "concurrency": concurrency, "claim_batch": claim_batch}
+        out.append(Case(f"drain_warm_{processes}", "drain_warm", params, (
+            Row(f"drain_warm_{processes}", "W2 drain",
+                f"{s.drain:,} jobs in one enqueue_many onto idle workers; {worker}",
+                "jobs_per_s", "jobs/s", target, short="1 process, warm"),
+        )))
     lat = f"idle worker, {s.latency_jobs} jobs at {s.latency_rate:g}/s, enqueue call → handler start"
     out.append(Case("latency", "latency", {"n": s.latency_jobs, "rate": s.latency_rate}, (
         Row("latency_p50", "W3 latency", f"p50, {lat}", "p50_ms", "ms", Target("<=", 2.0)),
