@@ -13,7 +13,7 @@ import logging
 import re
 import select
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeAlias, TypeVar
 
@@ -215,8 +215,8 @@ class Database:
         """One write statement with RETURNING; returns its rows."""
         return self.run(lambda conn: conn.execute(query, params).fetchall(), idempotent=idempotent)
 
-    def copy_rows(self, query: bytes, rows: Iterable[Sequence[Any]]) -> None:
-        """`COPY … FROM STDIN` of many rows: one statement, streamed."""
+    def copy_rows(self, query: bytes, rows: Sequence[Sequence[Any]]) -> None:
+        """`COPY … FROM STDIN` of many rows: one statement, streamed (a list: a retry resends it)."""
 
         def copy(conn: Connection[Any]) -> None:
             with conn.cursor() as cur, cur.copy(query) as stream:

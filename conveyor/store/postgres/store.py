@@ -305,7 +305,7 @@ class PostgresStore(UnportedOperations):
             return self._insert_on(p.connection, p.jobs)
         keys = _keys(p.jobs)
         if not keys and len(p.jobs) >= COPY_FROM:
-            self._db.copy_rows(Q["job_insert_copy"], map(_copy_row, p.jobs))
+            self._db.copy_rows(Q["job_insert_copy"], [_copy_row(j) for j in p.jobs])
             return [(Job.from_new(j), True) for j in p.jobs]
         insert = _insert_step(p.jobs)
         if not keys:
