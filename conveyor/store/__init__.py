@@ -17,7 +17,7 @@ def open_store(url: str, *, create: bool = True) -> Store:
             from .postgres.store import PostgresStore
         except ImportError as exc:  # pragma: no cover - the module ships with the package
             raise StoreError(f"PostgreSQL store unavailable: {exc}") from exc
-        return PostgresStore(url, create=create)  # type: ignore[no-any-return]
+        return PostgresStore(url, create=create)
     scheme = url.split(":", 1)[0] if ":" in url else url
     raise StoreError(f"unsupported database URL scheme {scheme!r}: use sqlite:///file.db or postgresql://…")
 
