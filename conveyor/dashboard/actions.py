@@ -36,22 +36,23 @@ NEEDS = Needs()
 
 
 def short(job_id: str) -> str:
-    return job_id[:8]
+    """The random tail of a job id: its head is a timestamp, shared by jobs created together."""
+    return job_id[-8:]
 
 
 async def cancel(svc: ApiServices, key: ApiKey, job_id: str) -> str:
     job = await svc.cancel(job_id, key)
-    return f"Job {short(job.job_id)} cancelled."
+    return f"Job {job.job_id} cancelled."
 
 
 async def retry(svc: ApiServices, key: ApiKey, job_id: str) -> str:
     job = await svc.retry(job_id, key)
-    return f"Job {short(job.job_id)} queued again (status {job.status.value})."
+    return f"Job {job.job_id} queued again (status {job.status.value})."
 
 
 async def delete(svc: ApiServices, key: ApiKey, job_id: str) -> str:
     await svc.delete(job_id, key)
-    return f"Job {short(job_id)} deleted."
+    return f"Job {job_id} deleted."
 
 
 def _optional_name(value: str | None, field: str) -> str | None:
