@@ -18,6 +18,7 @@ _BRACKETS = bytes.maketrans(b"", b"")
 _KEEP = b"[]{}"
 _DELETE = bytes(sorted(set(range(256)) - set(_KEEP)))
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_FORM_TYPES = frozenset({b"application/x-www-form-urlencoded", b"multipart/form-data"})
 
 
 def json_problem(body: bytes, max_depth: int) -> tuple[int, str, str] | None:
@@ -102,7 +103,7 @@ def _is_form(scope: Scope) -> bool:
     """An HTML form post (the dashboard): its text is not JSON, so only the size limit applies."""
     for name, value in scope.get("headers", []):
         if name == b"content-type":
-            return value.split(b";")[0].strip().lower() in (b"application/x-www-form-urlencoded", b"multipart/form-data")
+            return value.split(b";")[0].strip().lower() in _FORM_TYPES
     return False
 
 
