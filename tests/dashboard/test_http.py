@@ -110,6 +110,13 @@ def test_pages_need_a_session_and_fragments_ask_htmx_to_redirect(client: httpx.C
     assert client.post("/dashboard/purge", data={"older_than_days": "0"}).status_code == 401
 
 
+def test_a_wrong_key_is_refused_by_the_form_not_the_json_filter(client: httpx.Client, keys: dict[str, str]) -> None:
+    for wrong in ("cvk_NaN_Infinity", keys["admin"][:-1], ""):
+        response = client.post("/dashboard/login", data={"key": wrong}, follow_redirects=False)
+        assert response.status_code == 401 and "not valid" in response.text, wrong
+        assert "conveyor_dashboard" not in response.headers.get("set-cookie", "")
+
+
 def test_login_never_redirects_off_the_dashboard(client: httpx.Client, keys: dict[str, str]) -> None:
     for target in ("//evil.example/", "https://evil.example/", "/docs", "/dashboard\\@evil"):
         response = client.post("/dashboard/login", data={"key": keys["read"], "next": target}, follow_redirects=False)
