@@ -18,7 +18,7 @@ from starlette.staticfiles import StaticFiles
 
 from ..admin import Operator
 from ..apikeys import ApiKey, Scope, hash_key
-from ..errors import ConveyorError, JobNotFound
+from ..errors import ConveyorError, JobNotFound, StoreError
 from ..status import JobStatus
 from ..store.params import ApiKeyFind
 from . import actions
@@ -184,7 +184,10 @@ class Dashboard:
         form = await _form(request)
         text = form.get("key", "").strip()
         target = self._safe_next(form.get("next"), self.prefix + "/")
-        key = await self.svc.authenticate(text) if text else None
+        try:
+            key = await self.svc.authenticate(text) if text else None
+        except StoreError as exc:  # a store that cannot hold keys yet: say so on the form
+            return self.page(request, "login.html", None, 503, next=target, error=str(exc))
         if key is None:
             return self.page(request, "login.html", None, 401, next=target,
                              error="That key is not valid (wrong, revoked, or not made for this store).")
