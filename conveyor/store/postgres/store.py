@@ -24,6 +24,16 @@ from ...job import ClaimedJob, Job, JobId, LogEntry, NewJob
 from ...outcome import Transition
 from ...status import JobStatus
 from ..params import (
+    ApiKeyFind,
+    ApiKeyInsert,
+    ApiKeyList,
+    ApiKeyRecord,
+    ApiKeyRevoke,
+    ApiKeyTouch,
+    AuditInsert,
+    AuditList,
+    AuditPage,
+    AuditRecord,
     ClaimResult,
     JobCancel,
     JobCheckpoint,
@@ -483,6 +493,45 @@ class PostgresStore(UnportedOperations):
         params = {"before": p.finished_before, "statuses": [s.value for s in p.statuses]}
         _, jobs = self._db.pipelined([(Q["job_purge_logs"], params), (Q["job_purge"], params)])
         return jobs.rowcount
+
+    # -- API keys and the audit log ------------------------------------------------------------
+
+    def api_key_insert(self, p: ApiKeyInsert) -> ApiKeyRecord | None:
+        params = {"key_id": p.key_id, "name": p.name, "scope": p.scope, "key_hash": p.key_hash,
+                  "created_at": p.created_at}
+        if self._db.write(Q["api_key_insert"], params) != 1:
+            return None  # an active key already has this name
+        return ApiKeyRecord(p.key_id, p.name, p.scope, p.key_hash, p.created_at)
+
+    def api_key_find(self, p: ApiKeyFind) -> ApiKeyRecord | None:
+        rows = self._db.rows(Q["api_key_find"], {"key_hash": p.key_hash})
+        return ApiKeyRecord(*rows[0]) if rows else None
+
+    def api_key_list(self, p: ApiKeyList) -> list[ApiKeyRecord]:
+        return [ApiKeyRecord(*row) for row in self._db.rows(Q["api_key_list"], {"include_revoked": p.include_revoked})]
+
+    def api_key_revoke(self, p: ApiKeyRevoke) -> list[ApiKeyRecord]:
+        rows = self._db.returning(Q["api_key_revoke"], {"name_or_id": p.name_or_id, "now": p.now}, idempotent=True)
+        return [ApiKeyRecord(*row) for row in rows]
+
+    def api_key_touch(self, p: ApiKeyTouch) -> None:
+        self._relaxed.write(Q["api_key_touch"], {"key_id": p.key_id, "now": p.now}, idempotent=True)
+
+    def audit_insert(self, p: AuditInsert) -> int:
+        params = {"at": p.at, "actor": p.actor, "action": p.action, "job_ids": _dumps(list(p.job_ids)),
+                  "details": _dumps(p.details)}
+        return int(self._db.returning(Q["audit_insert"], params)[0][0])
+
+    def audit_list(self, p: AuditList) -> AuditPage:
+        cursor = int(p.cursor) if p.cursor and p.cursor.isascii() and p.cursor.isdigit() else None
+        params = {"cursor": cursor, "actor": p.actor, "action": p.action, "job_id": p.job_id, "limit": p.limit + 1}
+        rows = self._db.rows(Q["audit_list"], params)
+        entries = [
+            AuditRecord(seq=r[0], at=r[1], actor=r[2], action=r[3], job_ids=tuple(r[4]), details=r[5])
+            for r in rows[: p.limit]
+        ]
+        next_cursor = str(entries[-1].seq) if len(rows) > p.limit and entries else None
+        return AuditPage(entries=entries, next_cursor=next_cursor)
 
     def log_tail(self, p: LogTail) -> list[tuple[int, LogEntry]]:
         rows = self._db.rows(Q["log_tail"], {"job_id": p.job_id, "after": p.after, "limit": p.limit})

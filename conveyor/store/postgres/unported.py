@@ -13,15 +13,6 @@ from ...job import Job
 from ...webhooks.delivery import WebhookDelivery
 from ..limits import Limit
 from ..params import (
-    ApiKeyFind,
-    ApiKeyInsert,
-    ApiKeyList,
-    ApiKeyRecord,
-    ApiKeyRevoke,
-    ApiKeyTouch,
-    AuditInsert,
-    AuditList,
-    AuditPage,
     JobGet,
     LimitDelete,
     LimitPause,
@@ -40,29 +31,6 @@ def _missing(feature: str) -> NoReturn:
 
 
 class UnportedOperations:
-    # -- API keys and the audit log (SQLite migration 0002) ------------------------------------
-
-    def api_key_insert(self, p: ApiKeyInsert) -> ApiKeyRecord | None:
-        _missing("API keys")
-
-    def api_key_find(self, p: ApiKeyFind) -> ApiKeyRecord | None:
-        _missing("API keys")
-
-    def api_key_list(self, p: ApiKeyList) -> list[ApiKeyRecord]:
-        _missing("API keys")
-
-    def api_key_revoke(self, p: ApiKeyRevoke) -> list[ApiKeyRecord]:
-        _missing("API keys")
-
-    def api_key_touch(self, p: ApiKeyTouch) -> None:
-        _missing("API keys")
-
-    def audit_insert(self, p: AuditInsert) -> int:
-        _missing("the audit log and its actions")
-
-    def audit_list(self, p: AuditList) -> AuditPage:
-        _missing("the audit log and its actions")
-
     # -- cron schedules and fleet-wide limits ---------------------------------------------------
 
     def periodic_upsert(self, p: PeriodicUpsert) -> None:

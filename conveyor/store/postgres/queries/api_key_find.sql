@@ -1,0 +1,2 @@
+SELECT key_id, name, scope, key_hash, created_at, last_used_at, revoked_at FROM conveyor_api_keys
+WHERE key_hash = %(key_hash)s
