@@ -13,8 +13,8 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 from urllib.parse import parse_qs
 
 from ...errors import InvalidJobOptions, StoreError
@@ -202,6 +202,8 @@ class SQLiteStore:
             conn.execute("PRAGMA temp_store=MEMORY")
             conn.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
             conn.execute("PRAGMA recursive_triggers=ON")  # dependency cancellation cascades
+            if conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+                conn.execute("PRAGMA busy_timeout=0")  # we wait for locks ourselves: see _retry_busy
             self._local.conn = conn
             with self._lock:
                 self._all.append(conn)
@@ -211,7 +213,7 @@ class SQLiteStore:
     def _write(self) -> Iterator[sqlite3.Connection]:
         conn = self._conn()
         try:
-            conn.execute("BEGIN IMMEDIATE")
+            _retry_busy(conn.execute, "BEGIN IMMEDIATE")
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot write to {self.path}: {exc}") from exc
         try:
@@ -229,7 +231,7 @@ class SQLiteStore:
 
     def _read(self, sql: str, params: Any = ()) -> list[Any]:
         try:
-            return self._conn().execute(sql, params).fetchall()
+            return _retry_busy(lambda: self._conn().execute(sql, params).fetchall())
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot read {self.path}: {exc}") from exc
 
@@ -403,8 +405,9 @@ class SQLiteStore:
         jobs = [
             ClaimedJob(
                 seq=r[0], job_id=r[1], job_type=r[2], queue=r[3], priority=r[4],
-                parameters=_loads(r[5]), attempt=r[6], max_attempts=r[7], timeout=r[8],
-                checkpoint=_load_or_none(r[9]), metadata=_loads(r[10]), worker_id=worker_id,
+                parameters=_loads(r[5]) if r[5] != "{}" else {}, attempt=r[6], max_attempts=r[7],
+                timeout=r[8], checkpoint=_load_or_none(r[9]),
+                metadata=_loads(r[10]) if r[10] != "{}" else {}, worker_id=worker_id,
                 depends_on=tuple(_loads(r[11])) if r[11] != "[]" else (),
             )
             for r in claimed
@@ -465,23 +468,26 @@ class SQLiteStore:
 
     def job_finish(self, p: JobFinish) -> list[JobId]:
         applied = []
+        rows = []  # encoded before taking the write lock, which other processes may be waiting for
+        for t in p.transitions:
+            terminal = t.status.is_terminal
+            params = {
+                "status": t.status.value,
+                "results": _json_or_none(t.results) if terminal else None,
+                "error": _json_or_none(t.error),
+                "run_at": t.run_at,
+                "finished_at": p.now if terminal else None,
+                "release": 1 if t.release else 0,
+                "job_id": t.job.job_id,
+                "attempt": t.job.attempt,
+                "worker_id": t.job.worker_id,
+            }
+            rows.append((t.job.job_id, params))
         with self._write() as conn:
             changes_before = conn.total_changes
-            for t in p.transitions:
-                terminal = t.status.is_terminal
-                params = {
-                    "status": t.status.value,
-                    "results": _json_or_none(t.results) if terminal else None,
-                    "error": _json_or_none(t.error),
-                    "run_at": t.run_at,
-                    "finished_at": p.now if terminal else None,
-                    "release": 1 if t.release else 0,
-                    "job_id": t.job.job_id,
-                    "attempt": t.job.attempt,
-                    "worker_id": t.job.worker_id,
-                }
+            for job_id, params in rows:
                 if conn.execute(Q.job_finish, params).rowcount:
-                    applied.append(t.job.job_id)
+                    applied.append(job_id)
             # More rows changed than we updated: triggers released dependents or batch children.
             cascaded = conn.total_changes - changes_before > len(applied)
             if applied:  # webhook outbox rows for the ones now terminal, in this transaction
@@ -684,6 +690,33 @@ class SQLiteStore:
             finished = [(q, t, s, d) for q, t, s, d in self._read(Q.metrics_finished, window)]
         return MetricsSnapshot(counts=counts, oldest_pending=oldest, enqueued=enqueued,
                                enqueued_cursor=cursor, finished=finished)
+
+
+BUSY_TIMEOUT_SECONDS = 30.0
+T = TypeVar("T")
+
+
+def _retry_busy(fn: Callable[..., T], *args: Any) -> T:
+    """`fn(*args)`, again while SQLite answers SQLITE_BUSY (another connection holds the lock), with
+    naps of 20 µs doubling to 1 ms, for up to BUSY_TIMEOUT_SECONDS. SQLite's own busy handler
+    sleeps 1, 2, 5, 10… ms between tries, far longer than a Conveyor transaction holds the write
+    lock (well under a millisecond to a few): two worker processes on one file spent much of their
+    time asleep while the lock was free, and drained slower than one. WAL connections therefore run
+    with busy_timeout=0 and every lock wait goes through here (BEGIN IMMEDIATE and reads; inside
+    a write transaction nothing can be busy in WAL mode)."""
+    nap, deadline = 20e-6, 0.0
+    while True:
+        try:
+            return fn(*args)
+        except sqlite3.OperationalError as exc:
+            if getattr(exc, "sqlite_errorcode", 0) & 0xFF != sqlite3.SQLITE_BUSY:
+                raise
+            now = time.monotonic()
+            deadline = deadline or now + BUSY_TIMEOUT_SECONDS
+            if now >= deadline:
+                raise
+        time.sleep(nap)
+        nap = min(nap * 2, 0.001)
 
 
 def _enable_wal(conn: sqlite3.Connection, deadline_seconds: float = 30.0) -> None:
