@@ -67,9 +67,6 @@ class WebhookDispatcher:
     # -- the loop ------------------------------------------------------------------------------
 
     async def run(self, client: httpx.AsyncClient | None = None) -> None:
-        if not hasattr(self._store, "webhook_claim"):  # a store adapter without the outbox yet
-            log.warning("the %s store has no webhook outbox; webhooks are not delivered", self._store.dialect)
-            return
         async with contextlib.AsyncExitStack() as stack:
             if client is None:
                 limits = httpx.Limits(max_connections=self._concurrency, max_keepalive_connections=self._concurrency)

@@ -222,8 +222,6 @@ def test_two_schemas_share_nothing(pg_url: str) -> None:
 
 
 def test_unported_features_fail_clearly(app: Conveyor) -> None:
-    with pytest.raises(StoreError, match="webhooks are not available on the PostgreSQL store"):
-        app.enqueue("x", {}, webhook={"url": "https://example.com/hook"})
     dep = app.enqueue("x", {})
     with pytest.raises(StoreError, match="dependencies and batches"):
         app.enqueue("x", {}, depends_on=[dep.job_id])

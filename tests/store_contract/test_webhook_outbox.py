@@ -7,8 +7,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import pytest
-
 from conveyor.job import ClaimedJob, JobId, WorkerId
 from conveyor.outcome import Transition
 from conveyor.status import JobStatus
@@ -33,12 +31,6 @@ from tests.store_contract.conftest import NOW, new_job
 
 W = WorkerId("worker-1")
 HOOK = {"url": "http://receiver.test/hook", "token": "tok", "jobId": "client-1"}
-
-
-@pytest.fixture(autouse=True)
-def _ported(store: Store) -> None:
-    if not hasattr(store, "webhook_claim"):
-        pytest.skip(f"the webhook outbox is not ported to the {store.dialect} store yet")
 
 
 def running(store: Store, webhook: dict[str, Any] | None = HOOK, **overrides: Any) -> ClaimedJob:

@@ -23,6 +23,7 @@ from ...errors import StoreError
 from ...job import ClaimedJob, Job, JobId, LogEntry, NewJob
 from ...outcome import Transition
 from ...status import JobStatus
+from ...webhooks.delivery import DeliveryState, WebhookDelivery
 from ..params import (
     ApiKeyFind,
     ApiKeyInsert,
@@ -57,6 +58,9 @@ from ..params import (
     MetricsSnapshot,
     RescueResult,
     StatsRead,
+    WebhookClaim,
+    WebhookList,
+    WebhookRecord,
     WorkerBeat,
     parse_cursor,
 )
@@ -121,13 +125,11 @@ def _claimed_from_row(row: Sequence[Any], worker_id: Any) -> ClaimedJob:
 
 
 def _refuse_unported(p: JobInsert) -> None:
-    """Features whose SQLite migrations (0003 webhooks, 0004 workflows) are not ported yet: fail
+    """Features whose SQLite migration (0004 workflows) is not ported yet: fail
     the enqueue now rather than store a job that would silently never call back or never run."""
     missing = None
     if p.batches or any(j.depends_on or j.held for j in p.jobs):
         missing = "dependencies and batches (workflows)"
-    elif any(j.webhook is not None for j in p.jobs):
-        missing = "webhooks"
     if missing:
         raise StoreError(f"{missing} are not available on the PostgreSQL store yet (its migration is not ported)")
 
@@ -224,8 +226,8 @@ def _caller_error(exc: psycopg.Error) -> StoreError:
 # -- finish: many fenced transitions in one statement --------------------------------------------
 
 
-def _finish_params(transitions: Sequence[Transition], now: float) -> dict[str, list[Any]]:
-    params: dict[str, list[Any]] = {
+def _finish_params(transitions: Sequence[Transition], now: float) -> dict[str, Any]:
+    params: dict[str, Any] = {
         k: [] for k in ("job_id", "attempt", "worker_id", "status", "results", "error", "run_at",
                         "finished_at", "release")
     }
@@ -240,6 +242,7 @@ def _finish_params(transitions: Sequence[Transition], now: float) -> dict[str, l
         params["run_at"].append(t.run_at)
         params["finished_at"].append(now if terminal else None)
         params["release"].append(1 if t.release else 0)
+    params["now"] = now  # stamps the webhook callbacks
     return params
 
 
@@ -445,8 +448,9 @@ class PostgresStore(UnportedOperations):
         return None if value is None else float(value)
 
     def job_progress(self, p: JobProgress) -> bool:
-        params = {"progress": _dumps(p.progress), "job_id": p.job_id, "attempt": p.attempt, "worker_id": p.worker_id}
-        return self._relaxed.write(Q["job_progress"], params, idempotent=True) == 1
+        params = {"progress": _dumps(p.progress), "job_id": p.job_id, "attempt": p.attempt, "worker_id": p.worker_id,
+                  "now": time.time() if p.now is None else p.now}
+        return int(self._relaxed.returning(Q["job_progress"], params, idempotent=True)[0][0]) == 1
 
     def job_checkpoint(self, p: JobCheckpoint) -> bool:
         params = {"checkpoint": _dumps(p.data), "job_id": p.job_id, "attempt": p.attempt, "worker_id": p.worker_id}
@@ -486,13 +490,39 @@ class PostgresStore(UnportedOperations):
 
     def job_delete(self, p: JobDelete) -> bool:
         params = {"job_id": p.job_id}
-        deleted, _ = self._db.pipelined([(Q["job_delete"], params), (Q["log_delete_for_job"], params)])
+        deleted, _, _ = self._db.pipelined(
+            [(Q["job_delete"], params), (Q["log_delete_for_job"], params), (Q["webhook_delete_for_job"], params)]
+        )
         return deleted.rowcount == 1
 
     def job_purge(self, p: JobPurge) -> int:
         params = {"before": p.finished_before, "statuses": [s.value for s in p.statuses]}
-        _, jobs = self._db.pipelined([(Q["job_purge_logs"], params), (Q["job_purge"], params)])
+        _, _, jobs = self._db.pipelined(
+            [(Q["job_purge_logs"], params), (Q["webhook_purge"], params), (Q["job_purge"], params)]
+        )
         return jobs.rowcount
+
+    # -- webhook outbox (rows are written above, in the state changes' statements) -------------
+
+    def webhook_claim(self, p: WebhookClaim) -> list[WebhookDelivery]:
+        params = {"now": p.now, "limit": p.limit, "progress_interval": p.progress_interval, "owner": p.owner,
+                  "lease_expires_at": p.now + p.lease_seconds}
+        rows = self._db.returning(Q["webhook_claim"], params)
+        return sorted((WebhookDelivery.from_row(r) for r in rows), key=lambda d: (d.next_attempt_at, d.seq))
+
+    def webhook_record(self, p: WebhookRecord) -> bool:
+        finished = None if p.state is DeliveryState.PENDING else p.now
+        params = {"state": p.state.value, "next_attempt_at": p.next_attempt_at, "last_status": p.last_status,
+                  "last_error": p.last_error, "finished_at": finished, "delivery_id": p.delivery_id,
+                  "owner": p.owner, "attempt": p.attempt}
+        return self._db.write(Q["webhook_record"], params) == 1
+
+    def webhook_list(self, p: WebhookList) -> list[WebhookDelivery]:
+        return [WebhookDelivery.from_row(r) for r in self._db.rows(Q["webhook_list"], {"job_id": p.job_id})]
+
+    def webhook_next_due(self) -> float | None:
+        value = self._db.rows(Q["webhook_next_due"])[0][0]
+        return None if value is None else float(value)
 
     # -- API keys and the audit log ------------------------------------------------------------
 

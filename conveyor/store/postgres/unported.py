@@ -6,11 +6,10 @@ silent no-op. `job_insert` refuses webhooks, dependencies and batches for the sa
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any, NoReturn
 
 from ...errors import StoreError
 from ...job import Job
-from ...webhooks.delivery import WebhookDelivery
 from ..limits import Limit
 from ..params import (
     JobGet,
@@ -20,9 +19,6 @@ from ..params import (
     PeriodicFire,
     PeriodicRow,
     PeriodicUpsert,
-    WebhookClaim,
-    WebhookList,
-    WebhookRecord,
 )
 
 
@@ -53,14 +49,6 @@ class UnportedOperations:
 
     def limit_list(self) -> list[Limit]:
         _missing("fleet-wide limits")
-
-    if TYPE_CHECKING:  # the webhook outbox (0003): declared for the protocol, absent at run time
-        # so callers can tell (`hasattr(store, "webhook_claim")`); job_insert refuses webhooks.
-
-        def webhook_claim(self, p: WebhookClaim) -> list[WebhookDelivery]: ...
-        def webhook_record(self, p: WebhookRecord) -> bool: ...
-        def webhook_list(self, p: WebhookList) -> list[WebhookDelivery]: ...
-        def webhook_next_due(self) -> float | None: ...
 
     # -- workflows (0004): job_insert refuses dependencies and batches -------------------------
 

@@ -1,5 +1,19 @@
-UPDATE conveyor_jobs
-SET status = 'cancelled', finished_at = %(now)s,
-    error = json_build_object('code', 'CANCELLED', 'message', %(reason)s::text, 'details', json_build_object()),
-    lease_expires_at = NULL
-WHERE job_id = %(job_id)s AND status IN ('waiting', 'scheduled', 'pending', 'running')
+-- Cancel an unfinished job and, if it has a webhook, write its failure callback (SPEC §5, the
+-- CANCELLED error) in the same statement: only a cancel that took effect calls back.
+WITH cancelled AS (
+    UPDATE conveyor_jobs
+    SET status = 'cancelled', finished_at = %(now)s,
+        error = json_build_object('code', 'CANCELLED', 'message', %(reason)s::text, 'details', json_build_object()),
+        lease_expires_at = NULL
+    WHERE job_id = %(job_id)s AND status IN ('waiting', 'scheduled', 'pending', 'running')
+    RETURNING job_id, status, results, error, webhook
+), callback AS (
+    INSERT INTO conveyor_webhook_deliveries
+        (delivery_id, job_id, event, url, token, payload, created_at, next_attempt_at)
+    SELECT replace(gen_random_uuid()::text, '-', ''), c.job_id, 'failed', c.webhook ->> 'url',
+        c.webhook ->> 'token', conveyor_webhook_terminal_payload(c.status, c.results, c.error, c.webhook),
+        %(now)s, %(now)s
+    FROM cancelled AS c
+    WHERE c.webhook IS NOT NULL
+)
+SELECT job_id FROM cancelled
