@@ -218,16 +218,36 @@ class SQLiteStore:
             raise StoreError(f"cannot write to {self.path}: {exc}") from exc
         try:
             yield conn
+        except sqlite3.DatabaseError as exc:
+            self._rollback(conn)
+            if isinstance(exc, sqlite3.OperationalError) or type(exc) is sqlite3.DatabaseError:
+                # The disk, not the caller: full (a statement spilled pages), I/O error, corrupt.
+                raise StoreError(f"write to {self.path} failed: {exc}") from exc
+            raise
         except BaseException:
-            conn.execute("ROLLBACK")
+            self._rollback(conn)
             raise
         else:
             try:
                 conn.execute("COMMIT")
             except sqlite3.DatabaseError as exc:
-                with contextlib.suppress(sqlite3.DatabaseError):
-                    conn.execute("ROLLBACK")
+                self._rollback(conn)
                 raise StoreError(f"commit to {self.path} failed: {exc}") from exc
+
+    def _rollback(self, conn: sqlite3.Connection) -> None:
+        """Roll back a failed write. SQLite may have rolled it back itself (SQLITE_FULL, IOERR,
+        NOMEM: then ROLLBACK would raise "no transaction is active" over the real error); a
+        connection that stays stuck in its transaction is dropped, so the next write opens anew."""
+        if conn.in_transaction:
+            with contextlib.suppress(sqlite3.DatabaseError):
+                conn.execute("ROLLBACK")
+        if conn.in_transaction:
+            self._local.conn = None
+            with self._lock:
+                if conn in self._all:
+                    self._all.remove(conn)
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
 
     def _read(self, sql: str, params: Any = ()) -> list[Any]:
         try:
