@@ -56,14 +56,16 @@ def free_port() -> int:
 class ConveyorProcess:
     """One `python -m conveyor <args>` subprocess, its output in a log file under `chaos_dir`."""
 
-    def __init__(self, chaos_dir: Path, name: str, args: list[str]) -> None:
+    def __init__(
+        self, chaos_dir: Path, name: str, args: list[str], preexec: Callable[[], None] | None = None
+    ) -> None:
         self.name = name
         self.log_path = chaos_dir / "logs" / f"{name}.log"
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log: IO[bytes] = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()/reap()
         self.proc = subprocess.Popen(
             [PYTHON, "-m", "conveyor", *args], env=conveyor_env(chaos_dir), cwd=ROOT,
-            stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
+            stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=preexec,
         )
         self.started_at = time.monotonic()
 
@@ -102,9 +104,11 @@ def worker_args(db_url: str, lease_seconds: float, concurrency: int) -> list[str
             "--concurrency", str(concurrency)]
 
 
-def run_cli(chaos_dir: Path, args: list[str], timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    chaos_dir: Path, args: list[str], timeout: float = 60.0, preexec: Callable[[], None] | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run one `conveyor` command to completion (stdout and stderr captured)."""
     return subprocess.run(
         [PYTHON, "-m", "conveyor", *args], env=conveyor_env(chaos_dir), cwd=ROOT,
-        capture_output=True, text=True, timeout=timeout, check=False,
+        capture_output=True, text=True, timeout=timeout, check=False, preexec_fn=preexec,
     )
