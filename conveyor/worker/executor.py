@@ -44,7 +44,12 @@ def _exception_error(exc: BaseException) -> dict[str, Any]:
     )
 
 
+_JSON_SCALARS = frozenset({type(None), str, int, float, bool})
+
+
 def _jsonable(result: Any) -> Any:
+    if type(result) in _JSON_SCALARS:  # None (most handlers), str, numbers: nothing to check
+        return result
     if isinstance(result, pydantic.BaseModel):
         return result.model_dump(mode="json")
     json.dumps(result)  # raises TypeError/ValueError for what JSON cannot hold
