@@ -272,7 +272,7 @@ def _wait_drained(url: str, timeout: float) -> bool:
     app = Conveyor(url)
     try:
         def drained() -> bool:
-            by_status = app.stats()["by_status"]
+            by_status: dict[str, int] = app.stats()["by_status"]
             return by_status["completed"] == sum(by_status.values())
 
         with contextlib.suppress(ChaosTimeout):

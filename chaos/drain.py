@@ -34,6 +34,7 @@ class DrainConfig:
     fault_seconds: float = 60.0  # faults stop after this long, even if jobs remain
     recover_seconds: float = 60.0  # after the last fault, every job must be done within this
     restart_at: float = 0.4  # PostgreSQL restarts once this fraction of jobs is complete
+    min_kills: int = 1  # fewer SIGKILLs than this (the jobs drained too fast) fails the run: no chaos
     seed: int | None = None
 
 
@@ -336,7 +337,8 @@ def _rows(f: Findings, fleet: Fleet, config: DrainConfig, target: StoreTarget, t
     rows = [
         info("workers", f"{config.processes} processes × {config.concurrency}, lease {config.lease_seconds:g} s"),
         info("job", f"records its execution, sleeps {config.job_ms:g} ms"),
-        info("SIGKILLs (each followed by a new worker)", f"{kills} (one every {config.kill_every:g} s)"),
+        check(f"SIGKILLs, one every {config.kill_every:g} s (each followed by a new worker)", kills,
+              config.min_kills, at_most=False),
     ]
     if target.kind == POSTGRES:
         rows.append(_restart_row(timeline))
