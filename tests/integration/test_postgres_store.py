@@ -1,6 +1,6 @@
 """PostgreSQL-specific behaviour beyond the contract suite: transactional enqueue (issue 3,
 acceptance 3), recovery from lost connections without a server restart (killed sessions), clear
-errors for unreachable servers and unported features, and schema isolation."""
+errors for unreachable servers, schema isolation, and dependencies in the caller's transaction."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from conveyor import Conveyor, JobContext, JobNotFound, JobStatus, StoreError
+from conveyor import Conveyor, InvalidJobOptions, JobContext, JobNotFound, JobStatus, StoreError
 from conveyor.settings import Settings
 from conveyor.store import Listener, open_store
 from conveyor.store.params import JobGet
@@ -202,7 +202,7 @@ def test_bad_url_is_a_store_error() -> None:
         open_store("postgresql://postgres@127.0.0.1:5432/test?nonsense_option=1")
 
 
-# -- isolation and what is not ported yet --------------------------------------------------------
+# -- isolation -----------------------------------------------------------------------------------------
 
 
 def test_two_schemas_share_nothing(pg_url: str) -> None:
@@ -221,8 +221,34 @@ def test_two_schemas_share_nothing(pg_url: str) -> None:
             theirs.close()
 
 
-def test_unported_features_fail_clearly(app: Conveyor) -> None:
-    dep = app.enqueue("x", {})
-    with pytest.raises(StoreError, match="dependencies and batches"):
-        app.enqueue("x", {}, depends_on=[dep.job_id])
-    assert [j.job_id for j in app.list().jobs] == [dep.job_id]
+# -- dependencies in the caller's transaction -----------------------------------------------------
+
+
+def test_dependencies_in_the_callers_transaction(app: Conveyor, pg_url: str) -> None:
+    with psycopg.connect(pg_url) as conn:
+        first = app.enqueue("pdf", {}, connection=conn)
+        second = app.enqueue("pdf", {}, connection=conn, depends_on=[first.job_id])
+        assert second.status is JobStatus.WAITING
+        with pytest.raises(InvalidJobOptions, match="no-such-job"):  # refused: only its savepoint is undone
+            app.enqueue("pdf", {}, connection=conn, depends_on=["no-such-job"])
+        conn.commit()
+    assert app.get(second.job_id).depends_on == (first.job_id,)
+    assert {j.job_id for j in app.list().jobs} == {first.job_id, second.job_id}
+    with psycopg.connect(pg_url) as conn:
+        app.enqueue("pdf", {}, connection=conn, depends_on=[first.job_id])
+        conn.rollback()
+    assert len(app.list().jobs) == 2
+
+
+def test_async_enqueue_with_dependencies(app: Conveyor, pg_url: str) -> None:
+    async def scenario() -> tuple[str, str]:
+        async with await psycopg.AsyncConnection.connect(pg_url) as aconn:
+            first = await app.enqueue_async("pdf", {}, connection=aconn)
+            second = await app.enqueue_async("pdf", {}, connection=aconn, depends_on=[first.job_id])
+            with pytest.raises(InvalidJobOptions):
+                await app.enqueue_async("pdf", {}, connection=aconn, depends_on=["nope"])
+            await aconn.commit()
+        return first.job_id, second.job_id
+
+    first, second = asyncio.run(scenario())
+    assert app.get(second).status is JobStatus.WAITING and app.get(second).depends_on == (first,)

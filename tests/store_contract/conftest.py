@@ -127,12 +127,6 @@ def store(backend: Backend) -> Store:
     return backend.open()
 
 
-def requires_workflows(backend: Backend) -> None:
-    """Waiting jobs come from dependencies, which the PostgreSQL store does not have yet."""
-    if backend.kind == "postgres":
-        pytest.skip("dependencies (workflows, SQLite migration 0004) are not ported to PostgreSQL yet")
-
-
 def new_job(**overrides: Any) -> NewJob:
     """A pending job due now; any NewJob field can be overridden."""
     fields: dict[str, Any] = {

@@ -21,14 +21,12 @@ from conveyor.store.params import (
 )
 from tests.store_contract.conftest import (
     NOW,
-    Backend,
     claim,
     claim_one,
     finish,
     get,
     insert,
     new_job,
-    requires_workflows,
 )
 
 ERROR = {"code": "X", "message": "bad", "details": {}}
@@ -58,8 +56,7 @@ def test_cancel_every_unfinished_status(store: Store) -> None:
     assert get(store, running.job_id).status is JobStatus.CANCELLED
 
 
-def test_cancel_a_waiting_job(backend: Backend, store: Store) -> None:
-    requires_workflows(backend)
+def test_cancel_a_waiting_job(store: Store) -> None:
     dependency = new_job()
     insert(store, dependency)
     waiting = new_job(status=JobStatus.WAITING, depends_on=(dependency.job_id,))

@@ -7,7 +7,7 @@ import threading
 
 from conveyor.status import JobStatus
 from conveyor.store import Store
-from tests.store_contract.conftest import NOW, Backend, claim, get, insert, new_job, requires_workflows
+from tests.store_contract.conftest import NOW, Backend, claim, get, insert, new_job
 
 
 def test_claim_orders_by_priority_then_fifo(store: Store) -> None:
@@ -92,8 +92,7 @@ def test_promoted_jobs_join_the_priority_order(store: Store) -> None:
     assert [c.parameters["n"] for c in claim(store, now=NOW + 2).jobs] == ["due", "pending"]
 
 
-def test_waiting_and_terminal_jobs_are_never_claimed(backend: Backend, store: Store) -> None:
-    requires_workflows(backend)
+def test_waiting_and_terminal_jobs_are_never_claimed(store: Store) -> None:
     [(dep, _)] = insert(store, new_job())
     insert(store, new_job(status=JobStatus.WAITING, depends_on=(dep.job_id,)))
     [c] = claim(store).jobs

@@ -19,7 +19,6 @@ from tests.store_contract.conftest import (
     get,
     insert,
     new_job,
-    requires_workflows,
 )
 
 
@@ -48,8 +47,7 @@ def test_insert_round_trips_every_field(store: Store) -> None:
     assert job.cursor is not None
 
 
-def test_waiting_job_keeps_its_dependencies(backend: Backend, store: Store) -> None:
-    requires_workflows(backend)
+def test_waiting_job_keeps_its_dependencies(store: Store) -> None:
     first, second = new_job(), new_job()
     insert(store, first, second)
     dependent = new_job(status=JobStatus.WAITING, depends_on=(first.job_id, second.job_id))

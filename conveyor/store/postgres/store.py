@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import psycopg
@@ -20,10 +20,10 @@ from psycopg import sql
 from psycopg.rows import tuple_row
 
 from ...errors import StoreError
-from ...job import ClaimedJob, Job, JobId, LogEntry, NewJob
+from ...job import Job, JobId, LogEntry
 from ...outcome import Transition
-from ...status import JobStatus
 from ...webhooks.delivery import DeliveryState, WebhookDelivery
+from ..limits import Limit
 from ..params import (
     ApiKeyFind,
     ApiKeyInsert,
@@ -51,11 +51,17 @@ from ..params import (
     JobRescue,
     JobRetry,
     JobRetryFailed,
+    LimitDelete,
+    LimitPause,
+    LimitSet,
     LogInsert,
     LogList,
     LogTail,
     MetricsRead,
     MetricsSnapshot,
+    PeriodicFire,
+    PeriodicRow,
+    PeriodicUpsert,
     RescueResult,
     StatsRead,
     WebhookClaim,
@@ -66,161 +72,30 @@ from ..params import (
 )
 from ..queries import load_migrations
 from ..stats import summarize
-from .database import Database, Params, Q, Step, as_literal, parse_postgres_url
-from .unported import UnportedOperations
+from .database import Database, Q, Step, as_literal, parse_postgres_url
+from .insert import (
+    COPY_FROM,
+    Steps,
+    caller_error,
+    claimed_from_row,
+    copy_row,
+    insert_graph,
+    insert_step,
+    is_graph,
+    job_from_row,
+    json_or_none,
+    keys_of,
+    merge_inserted,
+    run_steps,
+    run_steps_async,
+    wake_messages,
+)
+from .limited import claim_limited
 from .wakeup import PgWakeup
 
 _PACKAGE = __package__ or "conveyor.store.postgres"
 MIGRATIONS = load_migrations(_PACKAGE)
 _dumps = json.dumps
-COPY_FROM = 50  # bulk inserts this big stream through COPY (two round trips, but the fastest per row)
-
-
-def _json_or_none(value: Any) -> str | None:
-    return None if value is None else _dumps(value)
-
-
-def _job_from_row(row: Sequence[Any]) -> Job:
-    """A `job_get.sql` row; psycopg has already decoded the json columns."""
-    return Job(
-        cursor=str(row[0]),
-        job_id=JobId(row[1]),
-        job_type=row[2],
-        queue=row[3],
-        status=JobStatus(row[4]),
-        priority=row[5],
-        parameters=row[6],
-        progress=row[7],
-        results=row[8],
-        error=row[9],
-        attempt=row[10],
-        max_attempts=row[11],
-        crashes=row[12],
-        max_crashes=row[13],
-        timeout=row[14],
-        checkpoint=row[15],
-        created_at_ts=row[16],
-        run_at_ts=row[17],
-        started_at_ts=row[18],
-        finished_at_ts=row[19],
-        worker_id=row[20],
-        lease_expires_at_ts=row[21],
-        parent_id=row[22],
-        depends_on=tuple(row[23]),
-        idempotency_key=row[24],
-        webhook=row[25],
-        metadata=row[26],
-    )
-
-
-def _claimed_from_row(row: Sequence[Any], worker_id: Any) -> ClaimedJob:
-    return ClaimedJob(
-        seq=row[0], job_id=row[1], job_type=row[2], queue=row[3], priority=row[4],
-        parameters=row[5], attempt=row[6], max_attempts=row[7], timeout=row[8],
-        checkpoint=row[9], metadata=row[10], worker_id=worker_id,
-    )
-
-
-# -- enqueue: shared by the pool path and the caller's-connection paths (sync and async) ---------
-
-
-def _refuse_unported(p: JobInsert) -> None:
-    """Features whose SQLite migration (0004 workflows) is not ported yet: fail
-    the enqueue now rather than store a job that would silently never call back or never run."""
-    missing = None
-    if p.batches or any(j.depends_on or j.held for j in p.jobs):
-        missing = "dependencies and batches (workflows)"
-    if missing:
-        raise StoreError(f"{missing} are not available on the PostgreSQL store yet (its migration is not ported)")
-
-
-def _insert_step(jobs: Sequence[NewJob]) -> Step:
-    """The INSERT for these jobs: `job_insert_one.sql` for one, else `job_insert.sql`, whose
-    arrays (one element per job) make any number of jobs one statement."""
-    if len(jobs) == 1:
-        return Q["job_insert_one"], {k: v[0] for k, v in _insert_params(jobs).items()}
-    return Q["job_insert"], _insert_params(jobs)
-
-
-def _insert_params(jobs: Sequence[NewJob]) -> dict[str, list[Any]]:
-    return {
-        "job_id": [j.job_id for j in jobs],
-        "job_type": [j.job_type for j in jobs],
-        "queue": [j.queue for j in jobs],
-        "status": [j.status.value for j in jobs],
-        "priority": [j.priority for j in jobs],
-        "parameters": [_dumps(j.parameters) for j in jobs],
-        "max_attempts": [j.max_attempts for j in jobs],
-        "max_crashes": [j.max_crashes for j in jobs],
-        "timeout": [j.timeout for j in jobs],
-        "created_at": [j.created_at for j in jobs],
-        "run_at": [j.run_at for j in jobs],
-        "parent_id": [j.parent_id for j in jobs],
-        "depends_on": [_dumps(list(j.depends_on)) for j in jobs],
-        "idempotency_key": [j.idempotency_key for j in jobs],
-        "webhook": [_json_or_none(j.webhook) for j in jobs],
-        "metadata": [_dumps(j.metadata) for j in jobs],
-    }
-
-
-def _json_or_empty(value: Any, empty: str) -> str:
-    return _dumps(value) if value else empty
-
-
-def _copy_row(j: NewJob) -> tuple[Any, ...]:
-    """A `job_insert_copy.sql` row (the columns of `job_insert.sql`, in the same order)."""
-    return (
-        j.job_id, j.job_type, j.queue, j.status.value, j.priority, _dumps(j.parameters), j.max_attempts,
-        j.max_crashes, j.timeout, j.created_at, j.run_at, j.parent_id, _json_or_empty(list(j.depends_on), "[]"),
-        j.idempotency_key, _json_or_none(j.webhook), _json_or_empty(j.metadata, "{}"),
-    )
-
-
-def _keys(jobs: Sequence[NewJob]) -> list[str]:
-    return [j.idempotency_key for j in jobs if j.idempotency_key is not None]
-
-
-def _merge_inserted(
-    jobs: Sequence[NewJob], inserted: Iterable[Sequence[Any]], live: Iterable[Sequence[Any]]
-) -> list[tuple[Job, bool]]:
-    """Each job as created, or (idempotency key already held) the live job holding the key."""
-    created = {row[0] for row in inserted}
-    holders = {row[24]: row for row in live}
-    out = []
-    for new in jobs:
-        if new.job_id in created:
-            out.append((Job.from_new(new), True))
-            continue
-        row = holders.get(new.idempotency_key)
-        if row is None:  # the holder finished between our INSERT and SELECT: rare, transient
-            raise StoreError(f"idempotency key {new.idempotency_key!r} changed hands during enqueue; try again")
-        out.append((_job_from_row(row), False))
-    return out
-
-
-def wake_messages(results: Iterable[tuple[Job, bool]]) -> list[str]:
-    """The wake-ups new jobs call for (as `Conveyor._wake` sends after a pool insert)."""
-    messages: dict[str, None] = {}
-    earliest: float | None = None
-    for job, created in results:
-        if not created:
-            continue
-        if job.status is JobStatus.PENDING:
-            messages[f"j:{job.queue}"] = None
-        elif job.status is JobStatus.SCHEDULED:
-            earliest = job.run_at_ts if earliest is None else min(earliest, job.run_at_ts)
-    if earliest is not None:
-        messages[f"s:{earliest}"] = None
-    return list(messages)
-
-
-def _caller_error(exc: psycopg.Error) -> StoreError:
-    if isinstance(exc, psycopg.errors.UndefinedTable):
-        return StoreError(
-            "connection= cannot see Conveyor's tables: connect to the store's database with the "
-            "store URL's search_path (and run `conveyor migrate` first)"
-        )
-    return StoreError(f"enqueue on the given connection failed: {str(exc).strip().splitlines()[0]}")
 
 
 # -- finish: many fenced transitions in one statement --------------------------------------------
@@ -237,8 +112,8 @@ def _finish_params(transitions: Sequence[Transition], now: float) -> dict[str, A
         params["attempt"].append(t.job.attempt)
         params["worker_id"].append(t.job.worker_id)
         params["status"].append(t.status.value)
-        params["results"].append(_json_or_none(t.results) if terminal else None)
-        params["error"].append(_json_or_none(t.error))
+        params["results"].append(json_or_none(t.results) if terminal else None)
+        params["error"].append(json_or_none(t.error))
         params["run_at"].append(t.run_at)
         params["finished_at"].append(now if terminal else None)
         params["release"].append(1 if t.release else 0)
@@ -259,7 +134,7 @@ def _unique_tokens(transitions: Sequence[Transition]) -> list[Transition]:
     return out
 
 
-class PostgresStore(UnportedOperations):
+class PostgresStore:
     dialect = "postgresql"
 
     def __init__(self, url: str, *, create: bool = True) -> None:
@@ -313,38 +188,45 @@ class PostgresStore(UnportedOperations):
     def job_insert(self, p: JobInsert) -> list[tuple[Job, bool]]:
         if not p.jobs:
             return []
-        _refuse_unported(p)
         if p.connection is not None:
-            return self._insert_on(p.connection, p.jobs)
-        keys = _keys(p.jobs)
+            return self._insert_on(p.connection, p)
+        if is_graph(p):
+            return self._db.run(lambda conn: _in_transaction(conn, insert_graph(p)))
+        keys = keys_of(p.jobs)
         if not keys and len(p.jobs) >= COPY_FROM:
-            self._db.copy_rows(Q["job_insert_copy"], [_copy_row(j) for j in p.jobs])
+            self._db.copy_rows(Q["job_insert_copy"], [copy_row(j) for j in p.jobs])
             return [(Job.from_new(j), True) for j in p.jobs]
-        insert = _insert_step(p.jobs)
+        insert = insert_step(p.jobs)
         if not keys:
             self._db.write(*insert)
             return [(Job.from_new(j), True) for j in p.jobs]
         inserted, live = self._db.pipelined([insert, (Q["job_get_by_idempotency_key"], {"keys": keys})])
-        return _merge_inserted(p.jobs, inserted.fetchall(), live.fetchall())
+        return merge_inserted(p.jobs, inserted.fetchall(), live.fetchall())
 
-    def _insert_on(self, conn: Any, jobs: Sequence[NewJob]) -> list[tuple[Job, bool]]:
+    def _insert_on(self, conn: Any, p: JobInsert) -> list[tuple[Job, bool]]:
         """Write in the caller's transaction; the NOTIFY rides along, delivered only at COMMIT."""
         if not isinstance(conn, psycopg.Connection):
             raise StoreError(
                 "connection= must be a psycopg Connection (an AsyncConnection goes to enqueue_async; with "
                 "SQLAlchemy pass conn.connection.driver_connection, with Django django.db.connection.connection)"
             )
-        insert, keys = _insert_step(jobs), _keys(jobs)
         try:
             cur = conn.cursor(row_factory=tuple_row)  # whatever row factory the caller likes
-            inserted = cur.execute(*insert).fetchall()
-            live = cur.execute(Q["job_get_by_idempotency_key"], {"keys": keys}).fetchall() if keys else []
-            results = _merge_inserted(jobs, inserted, live)
+            if is_graph(p):
+                if _idle_in_manual_commit(conn):
+                    cur.execute(Q["ping"])  # open the caller's transaction: the block below is then a savepoint
+                with conn.transaction():  # a refused graph undoes only itself; the caller's transaction goes on
+                    results = run_steps(cur, insert_graph(p))
+            else:
+                insert, keys = insert_step(p.jobs), keys_of(p.jobs)
+                inserted = cur.execute(*insert).fetchall()
+                live = cur.execute(Q["job_get_by_idempotency_key"], {"keys": keys}).fetchall() if keys else []
+                results = merge_inserted(p.jobs, inserted, live)
             messages = wake_messages(results)
             if messages:
                 cur.execute(Q["notify"], {"channel": self.target.channel, "messages": messages})
         except psycopg.Error as exc:
-            raise _caller_error(exc) from exc
+            raise caller_error(exc) from exc
         return results
 
     async def job_insert_async(self, p: JobInsert) -> list[tuple[Job, bool]]:
@@ -354,27 +236,80 @@ class PostgresStore(UnportedOperations):
             raise StoreError("job_insert_async needs connection= to be a psycopg AsyncConnection")
         if not p.jobs:
             return []
-        _refuse_unported(p)
-        insert, keys = _insert_step(p.jobs), _keys(p.jobs)
         try:
             cur = conn.cursor(row_factory=tuple_row)
-            inserted = await (await cur.execute(*insert)).fetchall()
-            live = []
-            if keys:
-                live = await (await cur.execute(Q["job_get_by_idempotency_key"], {"keys": keys})).fetchall()
-            results = _merge_inserted(p.jobs, inserted, live)
+            if is_graph(p):
+                if _idle_in_manual_commit(conn):
+                    await cur.execute(Q["ping"])
+                async with conn.transaction():
+                    results = await run_steps_async(cur, insert_graph(p))
+            else:
+                insert, keys = insert_step(p.jobs), keys_of(p.jobs)
+                inserted = await (await cur.execute(*insert)).fetchall()
+                live = []
+                if keys:
+                    live = await (await cur.execute(Q["job_get_by_idempotency_key"], {"keys": keys})).fetchall()
+                results = merge_inserted(p.jobs, inserted, live)
             messages = wake_messages(results)
             if messages:
                 await cur.execute(Q["notify"], {"channel": self.target.channel, "messages": messages})
         except psycopg.Error as exc:
-            raise _caller_error(exc) from exc
+            raise caller_error(exc) from exc
         return results
+
+    def job_dependency_results(self, p: JobGet) -> dict[str, Any]:
+        """Results of the jobs `p.job_id` depends on, by their id (what `ctx.dependency_results` holds)."""
+        return {row[0]: row[3] for row in self._db.rows(Q["job_dependency_results"], {"job_id": p.job_id})}
+
+    # -- periodic schedules --------------------------------------------------------------------
+
+    def periodic_upsert(self, p: PeriodicUpsert) -> None:
+        params = {"name": p.name, "schedule": p.schedule, "job_type": p.job_type,
+                  "parameters": _dumps(p.parameters), "options": _dumps(p.options), "missed": p.missed,
+                  "next_run_at": p.next_run_at}
+        self._db.write(Q["periodic_upsert"], params, idempotent=True)
+
+    def periodic_list(self) -> list[PeriodicRow]:
+        return [PeriodicRow(*row) for row in self._db.rows(Q["periodic_list"])]
+
+    def periodic_fire(self, p: PeriodicFire) -> list[Job] | None:
+        """Move the schedule on (compare-and-set) and insert its jobs, in one transaction."""
+        params = {"name": p.name, "expected": p.expected, "next_run_at": p.next_run_at,
+                  "last_run_at": p.last_run_at, "last_job_id": p.jobs[-1].job_id if p.jobs else None}
+
+        def fire(conn: psycopg.Connection[Any]) -> list[tuple[Job, bool]] | None:
+            with conn.transaction():
+                cur = conn.cursor()
+                if cur.execute(Q["periodic_advance"], params).rowcount != 1:
+                    return None  # another process fired this tick
+                return run_steps(cur, insert_graph(JobInsert(p.jobs))) if p.jobs else []
+
+        inserted = self._db.run(fire)
+        return None if inserted is None else [job for job, _ in inserted]
+
+    # -- fleet-wide limits ---------------------------------------------------------------------
+
+    def limit_set(self, p: LimitSet) -> None:
+        count, period = p.rate if p.rate else (None, None)
+        params = {"scope": p.scope, "key": p.key, "max_running": p.max_running, "rate_count": count,
+                  "rate_period": period, "burst": max(1.0, (count or 0) / 10), "now": p.now}
+        self._db.write(Q["limit_upsert"], params, idempotent=True)
+
+    def limit_pause(self, p: LimitPause) -> None:
+        self._db.write(Q["limit_pause"], {"scope": p.scope, "key": p.key, "paused": p.paused, "now": p.now},
+                       idempotent=True)
+
+    def limit_delete(self, p: LimitDelete) -> None:
+        self._db.write(Q["limit_delete"], {"scope": p.scope, "key": p.key}, idempotent=True)
+
+    def limit_list(self) -> list[Limit]:
+        return [Limit(*row) for row in self._db.rows(Q["limits_read"])]
 
     # -- reads ---------------------------------------------------------------------------------
 
     def job_get(self, p: JobGet) -> Job | None:
         rows = self._db.rows(Q["job_get"], {"job_id": p.job_id})
-        return _job_from_row(rows[0]) if rows else None
+        return job_from_row(rows[0]) if rows else None
 
     def job_list(self, p: JobList) -> JobPage:
         cursor = parse_cursor(p.cursor)
@@ -389,7 +324,7 @@ class PostgresStore(UnportedOperations):
                 "limit": p.limit + 1,
             },
         )
-        jobs = [_job_from_row(r) for r in rows[: p.limit]]
+        jobs = [job_from_row(r) for r in rows[: p.limit]]
         next_cursor = jobs[-1].cursor if len(rows) > p.limit and jobs else None
         return JobPage(jobs=jobs, next_cursor=next_cursor)
 
@@ -400,6 +335,8 @@ class PostgresStore(UnportedOperations):
     # -- the worker's hot path -----------------------------------------------------------------
 
     def job_claim(self, p: JobClaim) -> ClaimResult:
+        """One round trip when no limits exist (the claim statements then claim nothing: see
+        limits_any.sql); else the limited path, in a transaction of its own."""
         params: dict[str, Any] = {
             "worker_id": p.worker_id, "now": p.now, "lease_expires_at": p.now + p.lease_seconds, "limit": p.limit,
         }
@@ -408,27 +345,41 @@ class PostgresStore(UnportedOperations):
             claim = (Q["job_claim"], {**params, "queues": list(dict.fromkeys(p.queues))})
         next_scheduled = None
         if p.promote_due:
-            _, nxt, claimed = self._relaxed.pipelined(
-                [(Q["job_promote_due"], {"now": p.now}), (Q["job_next_scheduled"], None), claim]
+            _, nxt, claimed, limited = self._relaxed.pipelined(
+                [(Q["job_promote_due"], {"now": p.now}), (Q["job_next_scheduled"], None), claim,
+                 (Q["limits_any"], None)]
             )
             row = nxt.fetchone()
             next_scheduled = row[0] if row else None
-            rows = claimed.fetchall()
         else:
-            rows = self._relaxed.returning(*claim)
+            claimed, limited = self._relaxed.pipelined([claim, (Q["limits_any"], None)], transaction=False)
+        rows = claimed.fetchall()
+        limits_exist = bool(limited.fetchone()[0])  # type: ignore[index]
+        if rows or not limits_exist:
+            rows.sort(key=lambda r: (-r[4], r[0]))
+            jobs = [claimed_from_row(r, p.worker_id) for r in rows]
+            return ClaimResult(jobs=jobs, next_scheduled_at=next_scheduled, limited=limits_exist)
+        outcome = self._relaxed.run(lambda conn: claim_limited(conn, p))
+        if outcome is None:  # the limits were removed meanwhile: the next claim takes the fast path
+            return ClaimResult(jobs=[], next_scheduled_at=next_scheduled)
+        budget, rows = outcome
         rows.sort(key=lambda r: (-r[4], r[0]))
-        return ClaimResult(jobs=[_claimed_from_row(r, p.worker_id) for r in rows], next_scheduled_at=next_scheduled)
+        jobs = [claimed_from_row(r, p.worker_id) for r in rows]
+        return ClaimResult(jobs, next_scheduled, limited=True, next_check_at=budget.next_token_at())
 
     def job_finish(self, p: JobFinish) -> list[JobId]:
         transitions = _unique_tokens(p.transitions)
         if not transitions:
             return []
-        applied = {row[0] for row in self._db.returning(Q["job_finish"], _finish_params(transitions, p.now))}
+        rows = self._db.returning(Q["job_finish"], _finish_params(transitions, p.now))
+        applied = {row[0] for row in rows}
         out = []
         for t in transitions:  # at most one transition per job can have matched its fencing token
             if t.job.job_id in applied:
                 applied.discard(t.job.job_id)
                 out.append(t.job.job_id)
+        if any(cascades for _, cascades in rows):  # dependents or held batch children may be due now
+            self.wakeup.notify("j:*")
         return out
 
     def job_heartbeat(self, p: JobHeartbeat) -> list[JobId]:
@@ -474,16 +425,24 @@ class PostgresStore(UnportedOperations):
 
     # -- admin ---------------------------------------------------------------------------------
 
-    def _update_then_get(self, query: bytes, params: Params, job_id: str) -> Job | None:
-        _, got = self._db.pipelined([(query, params), (Q["job_get"], {"job_id": job_id})], idempotent=True)
-        row = got.fetchone()
-        return _job_from_row(row) if row else None
-
     def job_cancel(self, p: JobCancel) -> Job | None:
-        return self._update_then_get(Q["job_cancel"], {"job_id": p.job_id, "now": p.now, "reason": p.reason}, p.job_id)
+        params = {"job_id": p.job_id, "now": p.now, "reason": p.reason}
+        cancelled, got = self._db.pipelined([(Q["job_cancel"], params), (Q["job_get"], {"job_id": p.job_id})],
+                                            idempotent=True)
+        cascaded = any(cascades for _, cascades in cancelled.fetchall())
+        row = got.fetchone()
+        if cascaded:  # children or dependents changed too; running ones must hear about it
+            self.wakeup.notify("c:*")
+            self.wakeup.notify("j:*")
+        return job_from_row(row) if row else None
 
     def job_retry(self, p: JobRetry) -> Job | None:
-        return self._update_then_get(Q["job_retry"], {"job_id": p.job_id, "now": p.now}, p.job_id)
+        _, got = self._db.pipelined(
+            [(Q["job_retry"], {"job_id": p.job_id, "now": p.now}), (Q["job_get"], {"job_id": p.job_id})],
+            idempotent=True,
+        )
+        row = got.fetchone()
+        return job_from_row(row) if row else None
 
     def job_retry_failed(self, p: JobRetryFailed) -> int:
         return self._db.write(Q["job_retry_failed"], {"now": p.now, "job_type": p.job_type, "queue": p.queue})
@@ -608,6 +567,17 @@ class PostgresStore(UnportedOperations):
             oldest_row[0] if oldest_row else None,
             p,
         )
+
+
+def _idle_in_manual_commit(conn: psycopg.Connection[Any] | psycopg.AsyncConnection[Any]) -> bool:
+    """A caller's connection outside autocommit with no transaction open yet: psycopg's
+    `transaction()` would then BEGIN and COMMIT on its own instead of nesting a savepoint."""
+    return not conn.autocommit and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+
+
+def _in_transaction(conn: psycopg.Connection[Any], steps: Steps) -> list[tuple[Job, bool]]:
+    with conn.transaction():
+        return run_steps(conn.cursor(), steps)
 
 
 __all__ = ["PostgresStore", "wake_messages"]

@@ -1,6 +1,7 @@
 -- Claim up to :limit pending jobs of the given queues, filling from the first queue listed, then
 -- the next (like SQLite's per-queue claims), each by priority then insertion order. SKIP LOCKED
--- inside each queue's scan lets concurrent workers claim disjoint batches without waiting.
+-- inside each queue's scan lets concurrent workers claim disjoint batches without waiting. Nothing
+-- when limits exist: the limited path claims then (limits_lock.sql).
 UPDATE conveyor_jobs AS j
 SET status = 'running', attempt = j.attempt + 1, worker_id = %(worker_id)s,
     started_at = %(now)s, lease_expires_at = %(lease_expires_at)s
@@ -9,7 +10,7 @@ FROM (
     FROM unnest(%(queues)s::text[]) WITH ORDINALITY AS q (name, pos)
     CROSS JOIN LATERAL (
         SELECT id, priority FROM conveyor_jobs
-        WHERE status = 'pending' AND queue = q.name
+        WHERE status = 'pending' AND queue = q.name AND NOT EXISTS (SELECT 1 FROM conveyor_limits)
         ORDER BY priority DESC, id
         LIMIT %(limit)s
         FOR UPDATE SKIP LOCKED
@@ -19,4 +20,4 @@ FROM (
 ) AS picked
 WHERE j.id = picked.id
 RETURNING j.id, j.job_id, j.job_type, j.queue, j.priority, j.parameters, j.attempt, j.max_attempts,
-    j.timeout, j.checkpoint, j.metadata
+    j.timeout, j.checkpoint, j.metadata, j.depends_on::text

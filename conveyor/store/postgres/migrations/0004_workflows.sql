@@ -1,0 +1,244 @@
+-- Dependencies, batches, periodic schedules and fleet-wide limits (PostgreSQL; SQLite's 0004).
+-- The graph rules live in triggers, so every path that ends or revives a job (finish, cancel,
+-- rescue, retry) keeps dependents and batch parents consistent inside the same transaction. Row
+-- triggers also fire for the rows a trigger updates, so cascades recurse as on SQLite.
+--
+-- What differs from SQLite, where one writer at a time makes it unnecessary:
+-- * `has_dependents`: set on a job when a dependent is enqueued (queries/job_deps_mark.sql). The
+--   dependency triggers fire only for such jobs, so finishing an ordinary job costs no trigger
+--   call; and setting it locks the dependency row, so a dependency that finishes while a
+--   dependent is being enqueued is seen by one side or the other, never missed by both.
+-- * The dependency triggers lock the waiting dependents before they check them: two dependencies
+--   of one job finishing in concurrent transactions are then checked one after the other, and the
+--   second sees the first (without the lock each would see the other still running).
+-- * Batch triggers update the batch row first: its row lock serializes concurrent children of
+--   one batch, so counters, the released held child and the parent's completion stay exact.
+
+ALTER TABLE conveyor_jobs ADD COLUMN held boolean NOT NULL DEFAULT false;  -- a batch child waiting for a slot
+ALTER TABLE conveyor_jobs ADD COLUMN on_dependency_failure text NOT NULL DEFAULT 'cancel';  -- or 'run'
+ALTER TABLE conveyor_jobs ADD COLUMN has_dependents boolean NOT NULL DEFAULT false;  -- see above
+
+-- Held batch children, in release order: finding the next one must not scan the whole batch.
+CREATE INDEX conveyor_jobs_held ON conveyor_jobs (parent_id, priority DESC, id) WHERE held;
+
+CREATE TABLE conveyor_job_deps (
+    depends_on_id text NOT NULL,
+    job_id        text NOT NULL,
+    PRIMARY KEY (depends_on_id, job_id)
+);
+CREATE INDEX conveyor_job_deps_job ON conveyor_job_deps (job_id, depends_on_id);
+
+CREATE TABLE conveyor_batches (
+    batch_id              text    PRIMARY KEY,  -- the parent job
+    total                 integer NOT NULL,
+    completed             integer NOT NULL DEFAULT 0,
+    failed                integer NOT NULL DEFAULT 0,
+    cancelled             integer NOT NULL DEFAULT 0,
+    max_concurrency       integer,
+    fail_on_child_failure boolean NOT NULL DEFAULT false  -- workflows: the parent fails if a step did
+);
+
+CREATE TABLE conveyor_periodic (
+    name        text             PRIMARY KEY,
+    schedule    text             NOT NULL,
+    job_type    text             NOT NULL,
+    parameters  json             NOT NULL,
+    options     json             NOT NULL,
+    missed      text             NOT NULL,
+    next_run_at double precision NOT NULL,
+    last_run_at double precision,
+    last_job_id text
+);
+
+CREATE TABLE conveyor_limits (
+    scope       text             NOT NULL,  -- 'queue' or 'job_type'
+    key         text             NOT NULL,
+    max_running integer,                    -- NULL: no concurrency limit
+    rate_count  integer,                    -- NULL: no rate limit; else rate_count per rate_period seconds
+    rate_period double precision,
+    tokens      double precision NOT NULL DEFAULT 0,
+    tokens_at   double precision NOT NULL DEFAULT 0,
+    paused      boolean          NOT NULL DEFAULT false,
+    PRIMARY KEY (scope, key)
+);
+
+-- A completed job releases the dependents whose every dependency is now satisfied.
+CREATE FUNCTION conveyor_deps_completed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM 1 FROM conveyor_jobs
+    WHERE job_id IN (SELECT job_id FROM conveyor_job_deps WHERE depends_on_id = NEW.job_id)
+      AND status = 'waiting' AND NOT held
+    ORDER BY id
+    FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
+    UPDATE conveyor_jobs AS w
+    SET status = CASE WHEN w.run_at > NEW.finished_at THEN 'scheduled' ELSE 'pending' END
+    WHERE w.status = 'waiting' AND NOT w.held
+      AND w.job_id IN (SELECT job_id FROM conveyor_job_deps WHERE depends_on_id = NEW.job_id)
+      AND NOT EXISTS (
+          SELECT 1 FROM conveyor_job_deps AS d JOIN conveyor_jobs AS j ON j.job_id = d.depends_on_id
+          WHERE d.job_id = w.job_id
+            AND j.status <> 'completed'
+            AND NOT (w.on_dependency_failure = 'run' AND j.status IN ('failed', 'cancelled')));
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER conveyor_deps_completed AFTER UPDATE OF status ON conveyor_jobs FOR EACH ROW
+WHEN (NEW.status = 'completed' AND OLD.status <> 'completed' AND NEW.has_dependents)
+EXECUTE FUNCTION conveyor_deps_completed();
+
+-- A failed or cancelled job cancels its dependents (recursively), or releases the ones that run anyway.
+CREATE FUNCTION conveyor_deps_failed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM 1 FROM conveyor_jobs
+    WHERE job_id IN (SELECT job_id FROM conveyor_job_deps WHERE depends_on_id = NEW.job_id)
+      AND status = 'waiting' AND NOT held
+    ORDER BY id
+    FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
+    UPDATE conveyor_jobs
+    SET status = 'cancelled', finished_at = COALESCE(NEW.finished_at, OLD.finished_at),
+        error = json_build_object(
+            'code', 'DEPENDENCY_FAILED',
+            'message', 'dependency ' || NEW.job_id || ' (' || NEW.job_type || ') ' || NEW.status,
+            'details', json_build_object('dependency_id', NEW.job_id, 'dependency_status', NEW.status))
+    WHERE status = 'waiting' AND NOT held AND on_dependency_failure = 'cancel'
+      AND job_id IN (SELECT job_id FROM conveyor_job_deps WHERE depends_on_id = NEW.job_id);
+    UPDATE conveyor_jobs AS w
+    SET status = CASE WHEN w.run_at > COALESCE(NEW.finished_at, 0) THEN 'scheduled' ELSE 'pending' END
+    WHERE w.status = 'waiting' AND NOT w.held AND w.on_dependency_failure = 'run'
+      AND w.job_id IN (SELECT job_id FROM conveyor_job_deps WHERE depends_on_id = NEW.job_id)
+      AND NOT EXISTS (
+          SELECT 1 FROM conveyor_job_deps AS d JOIN conveyor_jobs AS j ON j.job_id = d.depends_on_id
+          WHERE d.job_id = w.job_id
+            AND j.status NOT IN ('completed', 'failed', 'cancelled'));
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER conveyor_deps_failed AFTER UPDATE OF status ON conveyor_jobs FOR EACH ROW
+WHEN (NEW.status IN ('failed', 'cancelled') AND OLD.status NOT IN ('failed', 'cancelled') AND NEW.has_dependents)
+EXECUTE FUNCTION conveyor_deps_failed();
+
+-- A failed or cancelled job brought back (retry) revives the dependents it had cancelled.
+CREATE FUNCTION conveyor_deps_revived() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE conveyor_jobs AS w
+    SET status = 'waiting', error = NULL, finished_at = NULL
+    WHERE w.status = 'cancelled' AND w.error ->> 'code' = 'DEPENDENCY_FAILED'
+      AND w.job_id IN (SELECT job_id FROM conveyor_job_deps WHERE depends_on_id = NEW.job_id)
+      AND NOT EXISTS (
+          SELECT 1 FROM conveyor_job_deps AS d JOIN conveyor_jobs AS j ON j.job_id = d.depends_on_id
+          WHERE d.job_id = w.job_id AND j.status IN ('failed', 'cancelled'));
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER conveyor_deps_revived AFTER UPDATE OF status ON conveyor_jobs FOR EACH ROW
+WHEN (OLD.status IN ('failed', 'cancelled') AND NEW.status IN ('waiting', 'scheduled', 'pending')
+      AND NEW.has_dependents)
+EXECUTE FUNCTION conveyor_deps_revived();
+
+-- A batch child that ends: count it, let the next held child run, update or finish the parent.
+CREATE FUNCTION conveyor_batch_child_done() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    b conveyor_batches%ROWTYPE;
+    done integer;
+BEGIN
+    UPDATE conveyor_batches
+    SET completed = completed + (NEW.status = 'completed')::integer,
+        failed = failed + (NEW.status = 'failed')::integer,
+        cancelled = cancelled + (NEW.status = 'cancelled')::integer
+    WHERE batch_id = NEW.parent_id
+    RETURNING * INTO b;
+    IF NOT FOUND THEN  -- a parent_id without a batch: nothing to count
+        RETURN NULL;
+    END IF;
+    UPDATE conveyor_jobs SET status = 'pending', held = false, run_at = COALESCE(NEW.finished_at, run_at)
+    WHERE id = (SELECT id FROM conveyor_jobs
+                WHERE parent_id = NEW.parent_id AND held AND status = 'waiting'
+                ORDER BY priority DESC, id LIMIT 1);
+    done := b.completed + b.failed + b.cancelled;
+    IF done < b.total THEN
+        UPDATE conveyor_jobs
+        SET progress = json_build_object(
+                'step', 'children',
+                'percent', round(100.0 * done / b.total, 1),
+                'message', done || ' of ' || b.total || ' finished')
+        WHERE job_id = NEW.parent_id;
+        RETURN NULL;
+    END IF;
+    UPDATE conveyor_jobs AS p
+    SET progress = json_build_object(
+            'step', 'children',
+            'percent', round(100.0 * done / b.total, 1),
+            'message', done || ' of ' || b.total || ' finished'),
+        status = CASE WHEN p.status <> 'waiting' THEN p.status
+                      WHEN b.fail_on_child_failure AND b.failed + b.cancelled > 0 THEN 'failed'
+                      ELSE 'completed' END,
+        error = CASE WHEN p.status = 'waiting' AND b.fail_on_child_failure AND b.failed + b.cancelled > 0
+                     THEN json_build_object(
+                         'code', 'WORKFLOW_FAILED',
+                         'message', b.failed || ' step(s) failed, ' || b.cancelled || ' cancelled',
+                         'details', json_build_object('failed', b.failed, 'cancelled', b.cancelled))
+                     ELSE p.error END,
+        finished_at = CASE WHEN p.status = 'waiting'
+                           THEN COALESCE(NEW.finished_at, extract(epoch FROM clock_timestamp())::double precision)
+                           ELSE p.finished_at END,
+        results = CASE WHEN p.status = 'waiting'
+                       THEN json_build_object(
+                           'total', b.total, 'completed', b.completed, 'failed', b.failed, 'cancelled', b.cancelled,
+                           'child_ids', (SELECT COALESCE(json_agg(c.job_id ORDER BY c.id), '[]'::json)
+                                         FROM conveyor_jobs AS c WHERE c.parent_id = NEW.parent_id))
+                       ELSE p.results END
+    WHERE p.job_id = NEW.parent_id;
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER conveyor_batch_child_done AFTER UPDATE OF status ON conveyor_jobs FOR EACH ROW
+WHEN (NEW.parent_id IS NOT NULL
+      AND NEW.status IN ('completed', 'failed', 'cancelled')
+      AND OLD.status NOT IN ('completed', 'failed', 'cancelled'))
+EXECUTE FUNCTION conveyor_batch_child_done();
+
+-- A batch child brought back (retry, revived dependent) reopens its finished parent.
+CREATE FUNCTION conveyor_batch_child_revived() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE conveyor_batches
+    SET completed = completed - (OLD.status = 'completed')::integer,
+        failed = failed - (OLD.status = 'failed')::integer,
+        cancelled = cancelled - (OLD.status = 'cancelled')::integer
+    WHERE batch_id = NEW.parent_id;
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
+    UPDATE conveyor_jobs SET status = 'waiting', finished_at = NULL, results = NULL, error = NULL
+    WHERE job_id = NEW.parent_id AND status IN ('completed', 'failed');
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER conveyor_batch_child_revived AFTER UPDATE OF status ON conveyor_jobs FOR EACH ROW
+WHEN (NEW.parent_id IS NOT NULL
+      AND OLD.status IN ('completed', 'failed', 'cancelled')
+      AND NEW.status NOT IN ('completed', 'failed', 'cancelled'))
+EXECUTE FUNCTION conveyor_batch_child_revived();
+
+-- Cancelling a batch (or workflow) parent cancels its unfinished children.
+CREATE FUNCTION conveyor_batch_cancelled() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM conveyor_batches WHERE batch_id = NEW.job_id) THEN
+        RETURN NULL;
+    END IF;
+    UPDATE conveyor_jobs
+    SET status = 'cancelled', finished_at = NEW.finished_at, lease_expires_at = NULL,
+        error = json_build_object('code', 'CANCELLED', 'message', 'parent ' || NEW.job_id || ' was cancelled',
+                                  'details', json_build_object('parent_id', NEW.job_id))
+    WHERE parent_id = NEW.job_id AND status IN ('waiting', 'scheduled', 'pending', 'running');
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER conveyor_batch_cancelled AFTER UPDATE OF status ON conveyor_jobs FOR EACH ROW
+WHEN (NEW.status = 'cancelled' AND OLD.status <> 'cancelled')
+EXECUTE FUNCTION conveyor_batch_cancelled();

@@ -1,0 +1,1 @@
+DELETE FROM conveyor_limits WHERE scope = %(scope)s AND key = %(key)s
