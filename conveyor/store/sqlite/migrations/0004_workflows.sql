@@ -49,13 +49,16 @@ CREATE TABLE conveyor_limits (
     PRIMARY KEY (scope, key)
 );
 
+-- `+status` (here and below) keeps the planner off conveyor_jobs_status: these updates must be driven by
+-- the job's conveyor_job_deps rows, or every finish scans every waiting job (10,000 waiting made each
+-- unrelated job_finish cost 1.5 ms instead of 17 µs).
 -- A completed job releases the dependents whose every dependency is now satisfied.
 CREATE TRIGGER conveyor_deps_completed AFTER UPDATE OF status ON conveyor_jobs
 WHEN NEW.status = 'completed' AND OLD.status != 'completed'
 BEGIN
     UPDATE conveyor_jobs
     SET status = CASE WHEN run_at > NEW.finished_at THEN 'scheduled' ELSE 'pending' END
-    WHERE status = 'waiting' AND held = 0
+    WHERE +status = 'waiting' AND held = 0
       AND job_id IN (SELECT job_id FROM conveyor_job_deps WHERE depends_on_id = NEW.job_id)
       AND NOT EXISTS (
           SELECT 1 FROM conveyor_job_deps d JOIN conveyor_jobs j ON j.job_id = d.depends_on_id
@@ -74,11 +77,11 @@ BEGIN
             'code', 'DEPENDENCY_FAILED',
             'message', 'dependency ' || NEW.job_id || ' (' || NEW.job_type || ') ' || NEW.status,
             'details', json_object('dependency_id', NEW.job_id, 'dependency_status', NEW.status))
-    WHERE status = 'waiting' AND held = 0 AND on_dependency_failure = 'cancel'
+    WHERE +status = 'waiting' AND held = 0 AND on_dependency_failure = 'cancel'
       AND job_id IN (SELECT job_id FROM conveyor_job_deps WHERE depends_on_id = NEW.job_id);
     UPDATE conveyor_jobs
     SET status = CASE WHEN run_at > COALESCE(NEW.finished_at, 0) THEN 'scheduled' ELSE 'pending' END
-    WHERE status = 'waiting' AND held = 0 AND on_dependency_failure = 'run'
+    WHERE +status = 'waiting' AND held = 0 AND on_dependency_failure = 'run'
       AND job_id IN (SELECT job_id FROM conveyor_job_deps WHERE depends_on_id = NEW.job_id)
       AND NOT EXISTS (
           SELECT 1 FROM conveyor_job_deps d JOIN conveyor_jobs j ON j.job_id = d.depends_on_id
@@ -92,7 +95,7 @@ WHEN OLD.status IN ('failed', 'cancelled') AND NEW.status IN ('waiting', 'schedu
 BEGIN
     UPDATE conveyor_jobs
     SET status = 'waiting', error = NULL, finished_at = NULL
-    WHERE status = 'cancelled' AND json_extract(error, '$.code') = 'DEPENDENCY_FAILED'
+    WHERE +status = 'cancelled' AND json_extract(error, '$.code') = 'DEPENDENCY_FAILED'
       AND job_id IN (SELECT job_id FROM conveyor_job_deps WHERE depends_on_id = NEW.job_id)
       AND NOT EXISTS (
           SELECT 1 FROM conveyor_job_deps d JOIN conveyor_jobs j ON j.job_id = d.depends_on_id
