@@ -20,7 +20,6 @@ from .report import ScenarioReport, markdown, print_reports
 from .stores import POSTGRES, SQLITE, StoreTarget, postgres_base_url, postgres_store, postgres_unreachable, sqlite_store
 
 SCENARIOS = ("drain", "api", "disk-full")
-BEGIN, END = "<!-- chaos:begin -->", "<!-- chaos:end -->"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -37,8 +36,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--lease", type=float, default=2.0, help="drain: lease seconds [2]")
     p.add_argument("--seed", type=int, default=None, help="drain: seed for picking the victims")
     p.add_argument("--disk-rlimit", action="store_true", help="disk-full: use the RLIMIT_FSIZE fallback, not tmpfs")
-    p.add_argument("--markdown", type=Path, help="also write the tables into this Markdown file "
-                   f"(between {BEGIN} and {END} if it has them)")
+    p.add_argument("--markdown", type=Path, help="also write the tables into this Markdown file: between "
+                   "<!-- chaos:begin SECTION --> and <!-- chaos:end SECTION --> if it has them, else all of it")
+    p.add_argument("--section", default="main", help="which marked section --markdown replaces [main]")
     p.add_argument("--keep", action="store_true", help="keep the run folder (logs, databases) even if all passed")
     return p
 
@@ -83,12 +83,13 @@ def _run(args: argparse.Namespace, root: Path, console: Console) -> list[Scenari
     return reports
 
 
-def write_markdown(path: Path, tables: str) -> None:
+def write_markdown(path: Path, section: str, tables: str) -> None:
+    begin, end = f"<!-- chaos:begin {section} -->", f"<!-- chaos:end {section} -->"
     text = path.read_text() if path.exists() else ""
-    if BEGIN in text and END in text:
-        head, _, rest = text.partition(BEGIN)
-        _, _, tail = rest.partition(END)
-        text = f"{head}{BEGIN}\n{tables}{END}{tail}"
+    if begin in text and end in text:
+        head, _, rest = text.partition(begin)
+        _, _, tail = rest.partition(end)
+        text = f"{head}{begin}\n{tables}{end}{tail}"
     else:
         text = tables
     path.write_text(text)
@@ -96,14 +97,14 @@ def write_markdown(path: Path, tables: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.getLogger("psycopg.pool").setLevel(logging.CRITICAL)  # our own pool, during the restart
+    logging.getLogger("psycopg").setLevel(logging.CRITICAL)  # our own connections, during the restart
     console = Console(width=None if Console().is_terminal else 120)
     root = Path(tempfile.mkdtemp(prefix="conveyor-chaos-"))
     reports = _run(args, root, console)
     print_reports(reports, console)
     if args.markdown is not None:
         command = "python -m chaos " + " ".join(argv if argv is not None else sys.argv[1:])
-        write_markdown(args.markdown, markdown(reports, command.strip()))
+        write_markdown(args.markdown, args.section, markdown(reports, command.strip()))
     ok = all(r.ok or r.skipped is not None for r in reports)
     if ok and not args.keep:
         shutil.rmtree(root, ignore_errors=True)

@@ -108,7 +108,7 @@ def small_disk(folder: Path, config: DiskFullConfig) -> Iterator[SmallDisk]:
     why = "forced by --disk-rlimit" if config.force_rlimit else _mount_tmpfs(where, config.size_mb)
     if why is None:
         try:
-            yield SmallDisk(TMPFS, where, f"tmpfs of {config.size_mb} MB mounted at {where}")
+            yield SmallDisk(TMPFS, where, f"tmpfs of {config.size_mb} MB, mounted for the run")
         finally:
             _unmount(where)
         return
@@ -199,7 +199,7 @@ def run_disk_full(folder: Path, config: DiskFullConfig) -> ScenarioReport:
         observed = Observed()
         try:
             _exercise(folder, disk, url, acked_file, observed, config)
-            verdict = _verify(disk, url, acked_file, observed)
+            verdict = [_short(row, str(disk.folder / "chaos.db")) for row in _verify(disk, url, acked_file, observed)]
         except ChaosTimeout as exc:
             verdict = [Row("scenario ran to the end", str(exc), "yes", False)]
         report.rows = [info("filesystem", disk.detail), *verdict]
@@ -262,6 +262,11 @@ def _start_limited_server(
 
     wait_until(healthy, 30, "the API server to answer /health")
     return server
+
+
+def _short(row: Row, db_path: str) -> Row:
+    """Messages name the database file by its full path: shown as `chaos.db` in the table."""
+    return Row(row.label, row.value.replace(db_path, "chaos.db"), row.expect, row.ok)
 
 
 def _db_bytes(where: Path) -> int:
