@@ -40,6 +40,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--postgres", metavar="URL", help="also run every workload on PostgreSQL at URL "
                    "(the role needs CREATEDB: each run gets a fresh database)")
     p.add_argument("--no-sqlite", action="store_true", help="skip the SQLite rows")
+    p.add_argument("--systems", default="conveyor", help="comma-separated systems to run [conveyor]")
     p.add_argument("--only", metavar="CASES", help="comma-separated case keys, e.g. drain_1,latency")
     p.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY, help="drain workers' --concurrency")
     p.add_argument("--claim-batch", type=int, default=DEFAULT_CLAIM_BATCH, help="drain workers' claim_batch")
@@ -84,6 +85,29 @@ def run_case(system: System, case: Case, stores: Stores) -> dict[str, Any]:
         return measure(system, case.function, {**case.params, **urls})
 
 
+def targets_for(args: argparse.Namespace, workdir: Path) -> tuple[list[tuple[System, str, Stores]], list[str]]:
+    """(system, store kind, stores) to run, and why any were skipped. A peer (issue 6) is a System
+    with its own interpreter and store kinds (redis, …); its rows join the same table."""
+    targets: list[tuple[System, str, Stores]] = []
+    skipped: list[str] = []
+    for name in args.systems.split(","):
+        system = SYSTEMS.get(name)
+        if system is None:
+            skipped.append(f"{name}: skipped: unknown system (known: {', '.join(SYSTEMS)})")
+            continue
+        if "sqlite" in system.stores and not args.no_sqlite:
+            targets.append((system, "sqlite", Stores("sqlite", workdir)))
+        if "postgres" in system.stores and args.postgres:
+            problem = postgres_problem(args.postgres)
+            if problem:
+                skipped.append(f"{name}/postgres: skipped: {problem}")
+            else:
+                targets.append((system, "postgres", Stores("postgres", workdir, args.postgres)))
+    for reason in skipped:
+        print(reason, flush=True)
+    return targets, skipped
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     sizes = QUICK if args.quick else FULL
@@ -93,23 +117,12 @@ def main(argv: list[str] | None = None) -> int:
         plan = [c for c in plan if c.key in wanted or c.function in wanted]
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="conveyor-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    system = SYSTEMS["conveyor"]
-    kinds: dict[str, Stores] = {}
-    skipped: list[str] = []
-    if not args.no_sqlite:
-        kinds["sqlite"] = Stores("sqlite", workdir)
-    if args.postgres:
-        problem = postgres_problem(args.postgres)
-        if problem:
-            skipped.append(f"conveyor/postgres: skipped: {problem}")
-            print(f"skipping PostgreSQL rows: {problem}", flush=True)
-        else:
-            kinds["postgres"] = Stores("postgres", workdir, args.postgres)
+    targets, skipped = targets_for(args, workdir)
     outcome = Outcome(plan=plan, runs=args.runs, quick=args.quick, skipped=skipped, load_before=os.getloadavg())
     started = time.monotonic()
     try:
         for run in range(1, args.runs + 1):
-            for kind, stores in kinds.items():
+            for system, kind, stores in targets:
                 for case in plan:
                     label = f"[run {run}/{args.runs}] {system.name}/{kind} {case.key}"
                     try:
@@ -122,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
                     shown = ", ".join(f"{k}={v:,.4g}" for k, v in figures.items() if isinstance(v, int | float))
                     print(f"{label}: {shown}", flush=True)
     finally:
-        for stores in kinds.values():
+        for _, _, stores in targets:
             stores.close()
         if args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)
