@@ -37,7 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=None, help="drain: seed for picking the victims")
     p.add_argument("--disk-rlimit", action="store_true", help="disk-full: use the RLIMIT_FSIZE fallback, not tmpfs")
     p.add_argument("--markdown", type=Path, help="also write the tables into this Markdown file: between "
-                   "<!-- chaos:begin SECTION --> and <!-- chaos:end SECTION --> if it has them, else all of it")
+                   "<!-- chaos:begin SECTION --> and <!-- chaos:end SECTION --> (appended if missing)")
     p.add_argument("--section", default="main", help="which marked section --markdown replaces [main]")
     p.add_argument("--keep", action="store_true", help="keep the run folder (logs, databases) even if all passed")
     return p
@@ -90,8 +90,8 @@ def write_markdown(path: Path, section: str, tables: str) -> None:
         head, _, rest = text.partition(begin)
         _, _, tail = rest.partition(end)
         text = f"{head}{begin}\n{tables}{end}{tail}"
-    else:
-        text = tables
+    else:  # a new section at the end: never overwrite the page's prose
+        text = f"{text}\n{begin}\n{tables}{end}\n" if text else f"{begin}\n{tables}{end}\n"
     path.write_text(text)
 
 

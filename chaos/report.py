@@ -108,7 +108,7 @@ def markdown(reports: Sequence[ScenarioReport], command: str) -> str:
     lines += ["| Scenario | Store | Result |", "|---|---|---|"]
     lines += [f"| {r.scenario} | {r.store} | {r.verdict} |" for r in reports]
     for report in reports:
-        lines += ["", f"### {_md_cell(report.title)} — {report.verdict}", ""]
+        lines += ["", f"#### {_md_cell(report.title)} — {report.verdict}", ""]
         if report.skipped is not None:
             lines += [f"Skipped: {_md_cell(report.skipped)}", ""]
             continue
