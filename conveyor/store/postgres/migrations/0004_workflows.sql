@@ -13,6 +13,10 @@
 --   second sees the first (without the lock each would see the other still running).
 -- * Batch triggers update the batch row first: its row lock serializes concurrent children of
 --   one batch, so counters, the released held child and the parent's completion stay exact.
+-- * Plans: the trigger functions' statements are planned once per session, generically, so they
+--   must not hinge on statistics a fan-out skews. Each must be driven by one job's dependency edges
+--   (see the n_distinct below), one batch row, or the held index walked in order; else every job
+--   that ends scans every waiting job or every held child: O(n) per job, O(n²) per fan-in.
 
 ALTER TABLE conveyor_jobs ADD COLUMN held boolean NOT NULL DEFAULT false;  -- a batch child waiting for a slot
 ALTER TABLE conveyor_jobs ADD COLUMN on_dependency_failure text NOT NULL DEFAULT 'cancel';  -- or 'run'
@@ -27,6 +31,11 @@ CREATE TABLE conveyor_job_deps (
     PRIMARY KEY (depends_on_id, job_id)
 );
 CREATE INDEX conveyor_job_deps_job ON conveyor_job_deps (job_id, depends_on_id);
+-- The triggers ask for the dependents of one job ("depends_on_id = $1"). After a fan-out (10,000
+-- jobs enqueued to depend on one) the sampled statistics say that matches every row, and the cached
+-- plan then walks every waiting job for each job that ends. Planning for a few dependents per job
+-- keeps it on this table's primary key (ANALYZE applies the setting; 73 ms -> 0.1 ms per job).
+ALTER TABLE conveyor_job_deps ALTER COLUMN depends_on_id SET (n_distinct = -0.5);
 
 CREATE TABLE conveyor_batches (
     batch_id              text    PRIMARY KEY,  -- the parent job
@@ -142,7 +151,11 @@ WHEN (OLD.status IN ('failed', 'cancelled') AND NEW.status IN ('waiting', 'sched
 EXECUTE FUNCTION conveyor_deps_revived();
 
 -- A batch child that ends: count it, let the next held child run, update or finish the parent.
-CREATE FUNCTION conveyor_batch_child_done() RETURNS trigger LANGUAGE plpgsql AS $$
+-- No bitmap scans or sorts: the next held child comes from walking conveyor_jobs_held in order,
+-- LIMIT 1 stopping at the first, never from gathering and sorting the batch's waiting children
+-- (the plan small estimates pick: a 10,000-child batch with max_concurrency 50 took 34 s, not 3 s).
+CREATE FUNCTION conveyor_batch_child_done() RETURNS trigger LANGUAGE plpgsql
+SET enable_bitmapscan = off SET enable_sort = off AS $$
 DECLARE
     b conveyor_batches%ROWTYPE;
     done integer;
