@@ -683,6 +683,11 @@ class Conveyor:
         return job
 
     def retry(self, job_id: str) -> Job:
+        before = self.get(job_id)
+        if before.status not in (JobStatus.FAILED, JobStatus.CANCELLED):
+            raise InvalidTransition(
+                f"job {before.job_id} is {before.status.value}; only failed or cancelled jobs can be retried"
+            )
         job = self.store.job_retry(JobRetry(str(job_id), self.clock.now()))
         if job is None:
             raise JobNotFound(str(job_id))

@@ -109,6 +109,11 @@ def test_exhausted_retries_fail_with_structured_error_and_retry_revives(app: Con
         assert done.error["details"]["exception_type"] == "builtins.ValueError"
         assert "Traceback" in done.error["details"]["traceback"]
         fail_now.clear()
+        from conveyor import InvalidTransition
+
+        pending = app.enqueue("broken", {}, delay=60)
+        with pytest.raises(InvalidTransition, match="only failed or cancelled"):
+            app.retry(pending.job_id)
         revived = app.retry(job.job_id)
         assert revived.status is JobStatus.PENDING and revived.attempt == 0
         again = terminal(app, job.job_id)
