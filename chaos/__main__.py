@@ -34,6 +34,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--processes", type=int, default=4, help="drain: worker processes [4]")
     p.add_argument("--kill-every", type=float, default=2.0, help="drain: seconds between SIGKILLs [2]")
     p.add_argument("--lease", type=float, default=2.0, help="drain: lease seconds [2]")
+    p.add_argument("--max-crashes", type=int, default=10,
+                   help="drain: worker deaths a job survives before WORKER_CRASHED [10; the product's default is 3]")
     p.add_argument("--seed", type=int, default=None, help="drain: seed for picking the victims")
     p.add_argument("--disk-rlimit", action="store_true", help="disk-full: use the RLIMIT_FSIZE fallback, not tmpfs")
     p.add_argument("--markdown", type=Path, help="also write the tables into this Markdown file: between "
@@ -61,7 +63,7 @@ def _run(args: argparse.Namespace, root: Path, console: Console) -> list[Scenari
     kinds = {"sqlite": [SQLITE], "postgres": [POSTGRES], "both": [SQLITE, POSTGRES]}[args.store]
     drain = DrainConfig(jobs=args.jobs, processes=args.processes, concurrency=args.concurrency,
                         lease_seconds=args.lease, kill_every=args.kill_every, job_ms=args.job_ms,
-                        fault_seconds=args.seconds, seed=args.seed)
+                        fault_seconds=args.seconds, max_crashes=args.max_crashes, seed=args.seed)
     runners: dict[str, Callable[[Path, StoreTarget], ScenarioReport]] = {
         "drain": lambda folder, target: run_drain(folder, target, drain),
         "api": lambda folder, target: run_api(folder, target, ApiConfig(requests=args.jobs)),

@@ -35,6 +35,11 @@ class DrainConfig:
     recover_seconds: float = 60.0  # after the last fault, every job must be done within this
     restart_at: float = 0.4  # PostgreSQL restarts once this fraction of jobs is complete
     min_kills: int = 1  # fewer SIGKILLs than this (the jobs drained too fast) fails the run: no chaos
+    # The poison-job rule fails a job whose worker died max_crashes times while running it. With one
+    # kill per lease period, a killed worker's jobs are re-run just as the next kill lands, and the
+    # product's default of 3 quarantined innocent jobs (5 of 10,000 in a 100 ms-job run): the chaos
+    # run allows more, and shows how many were quarantined.
+    max_crashes: int = 10
     seed: int | None = None
 
 
@@ -54,6 +59,7 @@ class JobView:
     attempt: int
     results: Any
     lease_expires_at: float | None
+    error_code: str | None = None
 
 
 def read_executions(path: Path) -> tuple[list[Execution], int]:
@@ -79,6 +85,7 @@ class Findings:
     completed: int = 0
     not_completed: Counter[str] = field(default_factory=Counter)  # status -> count ("missing")
     stuck: list[str] = field(default_factory=list)
+    quarantined: int = 0  # failed WORKER_CRASHED (the poison-job rule); counted as lost too
     executions: int = 0
     extra_executions: int = 0
     duplicated_jobs: int = 0
@@ -135,6 +142,8 @@ def analyze(
         status = job.status if job else "missing"
         if status != "completed":
             f.not_completed[status] += 1
+        if job is not None and job.error_code == "WORKER_CRASHED":
+            f.quarantined += 1
         if job is not None and status == "running" and (job.lease_expires_at or 0) < now:
             f.stuck.append(job_id)
         job_runs = runs.get(job_id, [])
@@ -187,7 +196,8 @@ class Fleet:
     deaths: dict[int, float] = field(default_factory=dict)  # pid -> unix time we killed it / saw it dead
 
     def spawn(self) -> ConveyorProcess:
-        args = worker_args(self.db_url, self.config.lease_seconds, self.config.concurrency)
+        c = self.config
+        args = worker_args(self.db_url, c.lease_seconds, c.concurrency, c.max_crashes)
         worker = ConveyorProcess(self.folder, f"worker-{len(self.every):03d}", args)
         self.current.append(worker)
         self.every.append(worker)
@@ -235,7 +245,8 @@ def _snapshot(app: Conveyor) -> dict[str, JobView]:
     while True:
         page = app.list(limit=1000, cursor=cursor)
         for j in page.jobs:
-            jobs[j.job_id] = JobView(j.job_id, j.status.value, j.attempt, j.results, j.lease_expires_at_ts)
+            code = j.error.get("code") if j.error else None
+            jobs[j.job_id] = JobView(j.job_id, j.status.value, j.attempt, j.results, j.lease_expires_at_ts, code)
         cursor = page.next_cursor
         if cursor is None:
             return jobs
@@ -309,7 +320,7 @@ def run_drain(folder: Path, target: StoreTarget, config: DrainConfig) -> Scenari
     title = f"Drain · {target.label} · {config.jobs:,} jobs"
     report = ScenarioReport("drain", target.label, title)
     app = create_app()
-    app.configure(database_url=target.url, lease_seconds=config.lease_seconds)
+    app.configure(database_url=target.url, lease_seconds=config.lease_seconds, max_crashes=config.max_crashes)
     fleet = Fleet(folder, target.url, config, random.Random(config.seed))
     try:
         enqueued = _enqueue(app, config)
@@ -335,7 +346,8 @@ def _rows(f: Findings, fleet: Fleet, config: DrainConfig, target: StoreTarget, t
     bound = kills * config.concurrency
     restarted = timeline.restart is not None and timeline.restart.ok
     rows = [
-        info("workers", f"{config.processes} processes × {config.concurrency}, lease {config.lease_seconds:g} s"),
+        info("workers", f"{config.processes} processes × {config.concurrency}, lease {config.lease_seconds:g} s, "
+                        f"max_crashes {config.max_crashes}"),
         info("job", f"records its execution, sleeps {config.job_ms:g} ms"),
         check(f"SIGKILLs, one every {config.kill_every:g} s (each followed by a new worker)", kills,
               config.min_kills, at_most=False),
@@ -345,6 +357,7 @@ def _rows(f: Findings, fleet: Fleet, config: DrainConfig, target: StoreTarget, t
     rows += [
         info("workers that exited on their own (replaced)", str(len(fleet.exited))),
         check("lost: jobs not completed", f.lost, 0),
+        info("… of those, quarantined by the poison-job rule (WORKER_CRASHED)", str(f.quarantined)),
         check("stuck in running past the lease", len(f.stuck), 0),
         info("executions recorded", f"{f.executions:,}"),
         check(f"executions beyond one per job (≤ kills × concurrency = {kills} × {config.concurrency})",

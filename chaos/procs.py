@@ -99,9 +99,9 @@ class ConveyorProcess:
         return self.proc.returncode
 
 
-def worker_args(db_url: str, lease_seconds: float, concurrency: int) -> list[str]:
+def worker_args(db_url: str, lease_seconds: float, concurrency: int, max_crashes: int = 3) -> list[str]:
     return ["worker", "--db", db_url, "--app", APP, "--lease-seconds", f"{lease_seconds:g}",
-            "--concurrency", str(concurrency)]
+            "--concurrency", str(concurrency), "--max-crashes", str(max_crashes)]
 
 
 def run_cli(

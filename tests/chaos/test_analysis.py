@@ -87,3 +87,10 @@ def test_rows_fail_when_their_limit_is_broken() -> None:
     report = ScenarioReport("drain", "SQLite", "t", rows=[check("lost", 1, 0)])
     assert not report.ok
     assert report.verdict == "FAIL"
+
+
+def test_jobs_quarantined_by_the_poison_rule_are_lost_and_counted() -> None:
+    runs = [_run("a", 1, 1), _run("a", 2, 2), _run("a", 3, 3)]
+    job = JobView("a", "failed", 3, None, None, "WORKER_CRASHED")
+    f = analyze(["a"], {"a": job}, runs, {1: 900.0, 2: 900.0, 3: 900.0}, NOW)
+    assert (f.lost, f.quarantined, f.extra_executions) == (1, 1, 2)
