@@ -1,4 +1,6 @@
-"""Issue 5 acceptance on real worker processes: pipelines, failure and resume, batches, cron, limits."""
+"""Issue 5 acceptance on real worker processes: pipelines, failure and resume, batches, cron, limits —
+every scenario on both stores (SQLite, and a fresh schema on PostgreSQL), except the 3-minute cron
+run, which stays on SQLite (the every-second cron run covers PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -6,6 +8,7 @@ import itertools
 import os
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +16,9 @@ import pytest
 
 from conveyor import Conveyor, JobStatus, chain, group, step
 from tests.apps.workflow_app import create_app
+from tests.conftest import require_postgres
 from tests.helpers import WorkerProcess, wait_for
+from tests.postgres_helpers import fresh_schema
 
 pytestmark = pytest.mark.slow
 APP = "tests.apps.workflow_app:create_app"
@@ -26,10 +31,20 @@ def markers(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store_url(request: pytest.FixtureRequest, sqlite_url: str) -> Iterator[str]:
+    """The store the workers share: a temp SQLite file, or a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield sqlite_url
+        return
+    with fresh_schema(require_postgres(), "wf") as url:
+        yield url
+
+
 @pytest.fixture
-def app(sqlite_url: str) -> Conveyor:
+def app(store_url: str) -> Iterator[Conveyor]:
     application = create_app()
-    application.configure(database_url=sqlite_url)
+    application.configure(database_url=store_url)
     yield application
     application.close()
 
@@ -84,11 +99,11 @@ def seed_pipeline(seconds: float = 0.3) -> Any:
 
 
 def test_seed_pipeline_runs_in_order_in_parallel_and_survives_kill9(
-    app: Conveyor, sqlite_url: str, markers: Path
+    app: Conveyor, store_url: str, markers: Path
 ) -> None:
     wf = app.enqueue_workflow(seed_pipeline(0.4))
     ids = dict(zip(["parse", "preprocess", "embeddings", "metadata", "store"], wf.step_ids, strict=True))
-    procs = workers(sqlite_url, markers, 2)
+    procs = workers(store_url, markers, 2)
     try:
         # Kill the worker running `preprocess` mid-step; the graph must still finish.
         def preprocess_started() -> int | None:
@@ -98,7 +113,7 @@ def test_seed_pipeline_runs_in_order_in_parallel_and_survives_kill9(
         victim_pid = wait_for(preprocess_started, what="preprocess to start")
         victim = next(p for p in procs if p.pid == victim_pid)
         victim.kill9()
-        procs.append(WorkerProcess(sqlite_url, markers, "--lease-seconds", "1", app=APP))
+        procs.append(WorkerProcess(store_url, markers, "--lease-seconds", "1", app=APP))
         done = wait_for(lambda: (j := wf.job()).status.is_terminal and j, timeout=60, what="workflow")
     finally:
         stop_all(procs)
@@ -117,7 +132,7 @@ def test_seed_pipeline_runs_in_order_in_parallel_and_survives_kill9(
 
 
 def test_failing_middle_step_cancels_dependents_and_retry_resumes(
-    app: Conveyor, sqlite_url: str, markers: Path
+    app: Conveyor, store_url: str, markers: Path
 ) -> None:
     fail_marker = markers / "fail-preprocess"
     fail_marker.touch()
@@ -128,7 +143,7 @@ def test_failing_middle_step_cancels_dependents_and_retry_resumes(
         step("store", {"seconds": 0}),
     ))
     parse_id, pre_id, emb_id, meta_id, store_id = wf.step_ids
-    procs = workers(sqlite_url, markers, 2)
+    procs = workers(store_url, markers, 2)
     try:
         failed = wait_for(lambda: (j := wf.job()).status.is_terminal and j, timeout=30, what="workflow to fail")
         assert failed.status is JobStatus.FAILED
@@ -153,10 +168,10 @@ def test_failing_middle_step_cancels_dependents_and_retry_resumes(
 
 
 def test_batch_of_1000_with_max_concurrency_5_across_3_processes(
-    app: Conveyor, sqlite_url: str, markers: Path
+    app: Conveyor, store_url: str, markers: Path
 ) -> None:
     parent = app.batch([("child", {"seconds": 0.005}) for _ in range(1000)], max_concurrency=5)
-    procs = workers(sqlite_url, markers, 3, "--concurrency", "10")
+    procs = workers(store_url, markers, 3, "--concurrency", "10")
     samples = []
     try:
         deadline = time.monotonic() + 120
@@ -180,9 +195,9 @@ def test_batch_of_1000_with_max_concurrency_5_across_3_processes(
     assert len(pids) >= 2  # the work really was spread over processes
 
 
-def test_cancelling_a_batch_cancels_unfinished_children(app: Conveyor, sqlite_url: str, markers: Path) -> None:
+def test_cancelling_a_batch_cancels_unfinished_children(app: Conveyor, store_url: str, markers: Path) -> None:
     parent = app.batch([("child", {"seconds": 30}) for _ in range(20)], max_concurrency=2)
-    procs = workers(sqlite_url, markers, 1)
+    procs = workers(store_url, markers, 1)
     try:
         wait_for(lambda: len(app.list(status="running", parent_id=parent.job_id).jobs) == 2, what="2 running")
         app.cancel(parent.job_id)
@@ -195,9 +210,9 @@ def test_cancelling_a_batch_cancels_unfinished_children(app: Conveyor, sqlite_ur
     assert all(c.results is None for c in children)
 
 
-def test_concurrency_limit_1_across_3_processes(app: Conveyor, sqlite_url: str, markers: Path) -> None:
+def test_concurrency_limit_1_across_3_processes(app: Conveyor, store_url: str, markers: Path) -> None:
     jobs = app.enqueue_many([("gpu", {"seconds": 0.05}) for _ in range(30)])
-    procs = workers(sqlite_url, markers, 3)
+    procs = workers(store_url, markers, 3)
     try:
         for job in jobs:
             wait_for(lambda j=job.job_id: app.get(j).status.is_terminal, timeout=60, what="gpu jobs")
@@ -209,9 +224,9 @@ def test_concurrency_limit_1_across_3_processes(app: Conveyor, sqlite_url: str, 
     assert len({e[4] for e in events(markers)}) >= 2
 
 
-def test_rate_limit_10_per_second_within_10_percent(app: Conveyor, sqlite_url: str, markers: Path) -> None:
+def test_rate_limit_10_per_second_within_10_percent(app: Conveyor, store_url: str, markers: Path) -> None:
     jobs = app.enqueue_many([("api", {"seconds": 0}) for _ in range(51)])
-    procs = workers(sqlite_url, markers, 3)
+    procs = workers(store_url, markers, 3)
     try:
         for job in jobs:
             wait_for(lambda j=job.job_id: app.get(j).status.is_terminal, timeout=60, what="api jobs")
@@ -223,7 +238,7 @@ def test_rate_limit_10_per_second_within_10_percent(app: Conveyor, sqlite_url: s
     assert 9.0 <= rate <= 11.0, rate
 
 
-def _cron_run(sqlite_url: str, markers: Path, schedule: str, ticks_wanted: int, timeout: float) -> list[str]:
+def _cron_run(url: str, markers: Path, schedule: str, ticks_wanted: int, timeout: float) -> list[str]:
     """Run 3 worker processes until `ticks_wanted` ticks were enqueued; return every tick's time."""
     env = {"CONVEYOR_TEST_CRON": schedule}
     os.environ["CONVEYOR_TEST_CRON"] = schedule
@@ -231,8 +246,8 @@ def _cron_run(sqlite_url: str, markers: Path, schedule: str, ticks_wanted: int, 
         cron_app = create_app()
     finally:
         del os.environ["CONVEYOR_TEST_CRON"]
-    cron_app.configure(database_url=sqlite_url)
-    procs = workers(sqlite_url, markers, 3, env=env)
+    cron_app.configure(database_url=url)
+    procs = workers(url, markers, 3, env=env)
 
     def ticks() -> list[str]:
         return [j.metadata["tick"] for j in cron_app.list(job_type="tick", limit=1000).jobs]
@@ -258,8 +273,8 @@ def _assert_one_job_per_consecutive_tick(ticks: list[str], step_seconds: int) ->
     assert gaps <= {step_seconds}, gaps  # no tick skipped while the workers ran
 
 
-def test_cron_every_second_with_3_processes_one_job_per_tick(sqlite_url: str, markers: Path) -> None:
-    ticks = _cron_run(sqlite_url, markers, "* * * * * *", 8, timeout=40)
+def test_cron_every_second_with_3_processes_one_job_per_tick(store_url: str, markers: Path) -> None:
+    ticks = _cron_run(store_url, markers, "* * * * * *", 8, timeout=40)
     _assert_one_job_per_consecutive_tick(ticks, 1)
 
 
