@@ -13,6 +13,24 @@ from collections.abc import Iterator
 from typing import Any
 
 import psycopg
+import pytest
+
+# Parameters for a fixture that runs a test once per store: `@pytest.fixture(params=STORES)`, then
+# `with store_url_for(request.param, sqlite_url, "x") as url: yield url`.
+STORES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+@contextlib.contextmanager
+def store_url_for(kind: str, sqlite_url: str, prefix: str = "t") -> Iterator[str]:
+    """`sqlite_url`, or a store URL on a fresh PostgreSQL schema (dropped on exit; the test is
+    skipped, or failed under CI=true, when PostgreSQL is unreachable)."""
+    if kind == "sqlite":
+        yield sqlite_url
+        return
+    from tests.conftest import require_postgres
+
+    with fresh_schema(require_postgres(), prefix) as url:
+        yield url
 
 
 def schema_url(base: str, schema: str, application_name: str | None = None) -> str:

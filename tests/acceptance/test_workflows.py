@@ -16,9 +16,8 @@ import pytest
 
 from conveyor import Conveyor, JobStatus, chain, group, step
 from tests.apps.workflow_app import create_app
-from tests.conftest import require_postgres
 from tests.helpers import WorkerProcess, wait_for
-from tests.postgres_helpers import fresh_schema
+from tests.postgres_helpers import STORES, store_url_for
 
 pytestmark = pytest.mark.slow
 APP = "tests.apps.workflow_app:create_app"
@@ -31,13 +30,10 @@ def markers(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=STORES)
 def store_url(request: pytest.FixtureRequest, sqlite_url: str) -> Iterator[str]:
     """The store the workers share: a temp SQLite file, or a fresh PostgreSQL schema."""
-    if request.param == "sqlite":
-        yield sqlite_url
-        return
-    with fresh_schema(require_postgres(), "wf") as url:
+    with store_url_for(request.param, sqlite_url, "wf") as url:
         yield url
 
 

@@ -83,9 +83,16 @@ class Api:
 
 
 @pytest.fixture
-def api(make_app: Callable[..., Conveyor]) -> Iterator[Api]:
-    """The API (example handlers) on a temp SQLite file, live-event polls every 50 ms."""
-    app = make_app()
+def store_url(sqlite_url: str) -> str:
+    """The store of `api` and `worker`: a temp SQLite file (a test module may override this fixture,
+    e.g. with `tests.postgres_helpers.STORES`, to run on PostgreSQL too)."""
+    return sqlite_url
+
+
+@pytest.fixture
+def api(make_app: Callable[..., Conveyor], store_url: str) -> Iterator[Api]:
+    """The API (example handlers) on `store_url`, live-event polls every 50 ms."""
+    app = make_app(store_url)
     server = ThreadedServer(app, events_interval=0.05).start()
     handle = Api(server.base_url, app, make_keys(app))
     yield handle
@@ -137,6 +144,6 @@ def spawn(tmp_path: Path) -> Iterator[Callable[..., Process]]:
 
 
 @pytest.fixture
-def worker(spawn: Callable[..., Process], sqlite_url: str) -> Process:
+def worker(spawn: Callable[..., Process], store_url: str) -> Process:
     """A worker in another process, serving the example handlers from the API's store."""
-    return spawn("worker", "--db", sqlite_url, "--app", EXAMPLES, "--concurrency", "20")
+    return spawn("worker", "--db", store_url, "--app", EXAMPLES, "--concurrency", "20")

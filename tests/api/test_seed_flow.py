@@ -1,12 +1,22 @@
 """The seed system's curl flow, as written: POST /api/jobs/ with job_type + parameters, then GET,
-with a worker in another process running the job."""
+with a worker in another process running the job — on both stores."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import httpx
+import pytest
 
 from tests.api.conftest import Api, Process
 from tests.helpers import wait_for
+from tests.postgres_helpers import STORES, store_url_for
+
+
+@pytest.fixture(params=STORES)
+def store_url(request: pytest.FixtureRequest, sqlite_url: str) -> Iterator[str]:
+    with store_url_for(request.param, sqlite_url, "api") as url:
+        yield url
 
 
 def test_post_then_get_until_completed(api: Api, worker: Process) -> None:

@@ -1,5 +1,6 @@
 """Webhook delivery end to end: a real worker, a real HTTP receiver, SPEC §5 payloads, signatures,
-retries through an outage, coalescing of chatty progress, and a hung receiver that the jobs never notice."""
+retries through an outage, coalescing of chatty progress, and a hung receiver that the jobs never notice.
+The payload, outage and two-worker tests run on both stores (`store_url`)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import asyncio
 import itertools
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from conveyor import Conveyor, Fail, InvalidJobOptions, JobContext, JobStatus
 from conveyor.webhooks import DeliveryState
 from tests.helpers import wait_for
 from tests.integration.conftest import running_worker
+from tests.postgres_helpers import STORES, store_url_for
 from tests.webhooks.receiver import Receiver
 
 FAST = {"webhook_poll_interval": 0.02, "webhook_retry_base_seconds": 0.05, "webhook_retry_max_seconds": 0.3}
@@ -28,6 +30,12 @@ async def until(condition: Callable[[], object], timeout: float = 10.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("timed out inside the handler")
         await asyncio.sleep(0.01)
+
+
+@pytest.fixture(params=STORES)
+def store_url(request: pytest.FixtureRequest, sqlite_url: str) -> Iterator[str]:
+    with store_url_for(request.param, sqlite_url, "hook") as url:
+        yield url
 
 
 def all_delivered(app: Conveyor, job_ids: list[str]) -> bool:
@@ -44,8 +52,8 @@ def terminal(app: Conveyor, job_ids: list[str], timeout: float = 20.0) -> None:
     wait_for(lambda: all(app.get(j).status.is_terminal for j in job_ids), timeout=timeout, what="jobs to finish")
 
 
-def test_progress_and_completion_payloads_match_spec(make_app: Any, receiver: Receiver) -> None:
-    app: Conveyor = make_app(examples=False, webhook_progress_interval=0.0, **FAST)
+def test_progress_and_completion_payloads_match_spec(make_app: Any, receiver: Receiver, store_url: str) -> None:
+    app: Conveyor = make_app(store_url, examples=False, webhook_progress_interval=0.0, **FAST)
 
     @app.handler("pdf")
     async def pdf(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -135,12 +143,14 @@ def test_allow_list_refuses_other_hosts_at_enqueue(make_app: Any) -> None:
         assert "webhook_allowed_hosts" in str(err.value)
 
 
-def test_receiver_down_then_up_gets_every_callback_once_in_order(make_app: Any, down_receiver: Receiver) -> None:
+def test_receiver_down_then_up_gets_every_callback_once_in_order(
+    make_app: Any, down_receiver: Receiver, store_url: str
+) -> None:
     """Acceptance 4 at test scale: the receiver's port is closed, then it answers 503 (after
     reading the request, so it sees duplicates), then it is up. After deduping by delivery id it
     has every callback exactly once, in order per job, each signature verifiable."""
     receiver = down_receiver
-    app: Conveyor = make_app(examples=False, webhook_secret="shh", webhook_progress_interval=0.05,
+    app: Conveyor = make_app(store_url, examples=False, webhook_secret="shh", webhook_progress_interval=0.05,
                              webhook_max_attempts=1000, **FAST)
 
     @app.handler("doc", max_attempts=1)
@@ -244,8 +254,8 @@ def test_hung_receiver_does_not_slow_jobs(make_app: Any, receiver: Receiver) -> 
     # worker re-sends them (same delivery id).
 
 
-def test_two_workers_never_send_the_same_delivery_twice(make_app: Any, receiver: Receiver) -> None:
-    app: Conveyor = make_app(examples=False, webhook_progress_interval=0.0, **FAST)
+def test_two_workers_never_send_the_same_delivery_twice(make_app: Any, receiver: Receiver, store_url: str) -> None:
+    app: Conveyor = make_app(store_url, examples=False, webhook_progress_interval=0.0, **FAST)
 
     @app.handler("step")
     async def step(ctx: JobContext, params: dict[str, Any]) -> int:
