@@ -25,6 +25,7 @@ class Completer:
         self._clock = clock
         self._policy = policy
         self._pending: list[Transition] = []
+        self._in_flight: list[Transition] = []  # the batch being written now
         self._ready = asyncio.Event()
         self._writing = asyncio.Lock()
         self.applied = 0
@@ -47,13 +48,16 @@ class Completer:
     async def _write_pending(self) -> None:
         while self._pending:
             batch, self._pending = self._pending, []
+            self._in_flight = batch
             try:
                 applied = set(await self._db.call(self._store.job_finish, JobFinish(tuple(batch), self._clock.now())))
             except Exception:
                 log.exception("writing %d job outcomes failed; retrying", len(batch))
                 self._pending[:0] = batch
+                self._in_flight = []
                 await asyncio.sleep(0.5)
                 continue
+            self._in_flight = []
             self._after_write(batch, applied)
 
     def _after_write(self, batch: list[Transition], applied: set[JobId]) -> None:
@@ -77,6 +81,11 @@ class Completer:
             self._store.wakeup.notify(f"j:{queue}")
         if earliest is not None:
             self._store.wakeup.notify(f"s:{earliest}")
+
+    def unwritten_ids(self) -> list[JobId]:
+        """Jobs whose outcome is not stored yet: their leases must still be renewed, or a slow
+        write (a database outage) would let another worker run them again."""
+        return [t.job.job_id for t in (*self._in_flight, *self._pending)]
 
     async def flush(self) -> None:
         """Return once everything submitted so far is written."""

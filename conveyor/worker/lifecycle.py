@@ -59,7 +59,7 @@ class Worker:
         )
         self.leases = LeaseKeeper(
             self.store, self.db, self.clock, self.worker_id, s.lease_seconds,
-            running_ids=lambda: list(self.running), on_lost=self._lost,
+            running_ids=lambda: [*self.running, *self.completer.unwritten_ids()], on_lost=self._lost,
             info={"queues": list(s.queues) if s.queues else None, "concurrency": s.concurrency},
         )
         self.completer.wake_all_on_finish = lambda: self.fetcher.limited
