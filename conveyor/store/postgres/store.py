@@ -354,7 +354,8 @@ class PostgresStore:
         else:
             claimed, limited = self._relaxed.pipelined([claim, (Q["limits_any"], None)], transaction=False)
         rows = claimed.fetchall()
-        limits_exist = bool(limited.fetchone()[0])  # type: ignore[index]
+        flag = limited.fetchone()
+        limits_exist = bool(flag and flag[0])
         if rows or not limits_exist:
             rows.sort(key=lambda r: (-r[4], r[0]))
             jobs = [claimed_from_row(r, p.worker_id) for r in rows]

@@ -1,8 +1,8 @@
 -- Fenced, many at once: only the worker holding an attempt's lease can move its job out of
 -- running. One row of the arrays per transition; the result names the ones that took effect.
--- The jobs now terminal that have a webhook get their callback (SPEC §5) in the same statement,
--- in the order of the transitions; jobs without one cost nothing more. `cascades`: the triggers
--- may have released other jobs (dependents, held batch children).
+-- The jobs now terminal that have a webhook get their callback (SPEC §5) in the same statement
+-- (one per job, so its callbacks keep their order); jobs without one cost next to nothing.
+-- `cascades`: the triggers may have released other jobs (dependents, held batch children).
 WITH done AS (
     UPDATE conveyor_jobs AS j
     SET status = t.status,
@@ -18,9 +18,9 @@ WITH done AS (
         %(job_id)s::text[], %(attempt)s::integer[], %(worker_id)s::text[], %(status)s::text[],
         %(results)s::text[], %(error)s::text[], %(run_at)s::double precision[],
         %(finished_at)s::double precision[], %(release)s::integer[]
-    ) WITH ORDINALITY AS t (job_id, attempt, worker_id, status, results, error, run_at, finished_at, release, ord)
+    ) AS t (job_id, attempt, worker_id, status, results, error, run_at, finished_at, release)
     WHERE j.job_id = t.job_id AND j.status = 'running' AND j.attempt = t.attempt AND j.worker_id = t.worker_id
-    RETURNING j.job_id, j.status, j.results, j.error, j.webhook, t.ord,
+    RETURNING j.job_id, j.status, j.results, j.error, j.webhook,
         j.has_dependents OR j.parent_id IS NOT NULL AS cascades
 ), callbacks AS (
     INSERT INTO conveyor_webhook_deliveries
@@ -31,6 +31,5 @@ WITH done AS (
         conveyor_webhook_terminal_payload(d.status, d.results, d.error, d.webhook), %(now)s, %(now)s
     FROM done AS d
     WHERE d.webhook IS NOT NULL AND d.status IN ('completed', 'failed', 'cancelled')
-    ORDER BY d.ord
 )
 SELECT job_id, cascades FROM done
