@@ -55,6 +55,7 @@ CREATE TABLE conveyor_limits (
 -- A completed job releases the dependents whose every dependency is now satisfied.
 CREATE TRIGGER conveyor_deps_completed AFTER UPDATE OF status ON conveyor_jobs
 WHEN NEW.status = 'completed' AND OLD.status != 'completed'
+     AND EXISTS (SELECT 1 FROM conveyor_job_deps WHERE depends_on_id = NEW.job_id)  -- most jobs have no dependents
 BEGIN
     UPDATE conveyor_jobs
     SET status = CASE WHEN run_at > NEW.finished_at THEN 'scheduled' ELSE 'pending' END
@@ -70,6 +71,7 @@ END;
 -- A failed or cancelled job cancels its dependents (recursively), or releases the ones that run anyway.
 CREATE TRIGGER conveyor_deps_failed AFTER UPDATE OF status ON conveyor_jobs
 WHEN NEW.status IN ('failed', 'cancelled') AND OLD.status NOT IN ('failed', 'cancelled')
+     AND EXISTS (SELECT 1 FROM conveyor_job_deps WHERE depends_on_id = NEW.job_id)
 BEGIN
     UPDATE conveyor_jobs
     SET status = 'cancelled', finished_at = COALESCE(NEW.finished_at, OLD.finished_at),
