@@ -1,13 +1,10 @@
-"""Contract: API keys, the audit log, log tails and the metrics read (the HTTP API's operations).
-
-Runs on every backend of the `store` fixture; a backend that has not implemented these
-operations yet (PostgreSQL, until ported) is skipped with that reason rather than failed."""
+"""Contract: API keys, the audit log, log tails and the metrics read (the HTTP API's operations),
+on every backend of the `store` fixture."""
 
 from __future__ import annotations
 
 import pytest
 
-from conveyor.errors import StoreError
 from conveyor.job import LogEntry
 from conveyor.outcome import Transition
 from conveyor.status import JobStatus
@@ -26,22 +23,9 @@ from conveyor.store.params import (
 )
 from tests.store_contract.conftest import NOW, claim_one, finish, insert, new_job
 
-OPERATIONS = ("api_key_insert", "api_key_find", "api_key_list", "api_key_revoke", "api_key_touch",
-              "audit_insert", "audit_list", "log_tail", "metrics_read")
-
 
 @pytest.fixture
 def api_store(store: Store) -> Store:
-    missing = [name for name in OPERATIONS if not hasattr(store, name)]
-    if missing:
-        pytest.skip(f"{store.dialect} store does not implement {', '.join(missing)} yet")
-    try:  # a stub that says it is not ported yet counts as missing too
-        store.api_key_list(ApiKeyList())
-        store.audit_list(AuditList(limit=1))
-    except StoreError as exc:
-        if "not available" in str(exc) or "not ported" in str(exc):
-            pytest.skip(f"{store.dialect}: {exc}")
-        raise
     return store
 
 
@@ -104,8 +88,6 @@ def test_audit_insert_and_list_newest_first_with_cursor_and_filters(api_store: S
 
 @pytest.fixture
 def read_store(store: Store) -> Store:
-    if not (hasattr(store, "log_tail") and hasattr(store, "metrics_read")):
-        pytest.skip(f"{store.dialect} store does not implement log_tail / metrics_read yet")
     return store
 
 

@@ -144,7 +144,7 @@ def merge_inserted(
 
 
 def wake_messages(results: Iterable[tuple[Job, bool]]) -> list[str]:
-    """The wake-ups new jobs call for (as `Conveyor._wake` sends after a pool insert)."""
+    """The wake-ups new jobs call for (as `Conveyor.announce` sends after a pool insert)."""
     messages: dict[str, None] = {}
     earliest: float | None = None
     for job, created in results:

@@ -4,7 +4,9 @@ Same statuses, fencing and claim order as the SQLite store; what PostgreSQL adds
 `FOR UPDATE SKIP LOCKED` in batches, many fenced transitions in one statement, bulk inserts in
 one round trip, LISTEN/NOTIFY wake-ups (wakeup.py), and enqueue inside the caller's own
 transaction (`JobInsert.connection`). Times are epoch seconds in double precision columns, so
-every time reads back exactly as the Python API wrote it.
+every time reads back exactly as the Python API wrote it. The workflow rules (dependencies,
+batches) are PL/pgSQL triggers (migrations/0004), as they are SQLite triggers there; enqueue of
+graphs is insert.py, the limited claim path limited.py.
 """
 
 from __future__ import annotations
