@@ -49,14 +49,18 @@ async def raw_post(port: int, key: str, body: bytes) -> tuple[int, bytes] | None
 
 
 async def post_many(port: int, key: str, total: int, kill_after: int, proc: Process) -> tuple[list[str], int]:
-    """`total` concurrent POSTs; SIGKILL the server once `kill_after` have been acknowledged.
+    """`total` POSTs, 100 concurrently; SIGKILL the server once `kill_after` have been acknowledged.
     Returns the ids of the jobs that got a 201, and how many requests got no answer."""
     acked: list[str] = []
     failed = 0
+    # 100 in flight at a time: the stream is still going when the kill lands (with all 1,000 sent
+    # at once, one group commit could acknowledge them all before the kill).
+    in_flight = asyncio.Semaphore(100)
 
     async def one(i: int) -> None:
         nonlocal failed
-        answer = await raw_post(port, key, json.dumps({"job_type": "echo", "parameters": {"i": i}}).encode())
+        async with in_flight:
+            answer = await raw_post(port, key, json.dumps({"job_type": "echo", "parameters": {"i": i}}).encode())
         if answer is None:
             failed += 1
             return
