@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import os
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -167,10 +168,14 @@ def test_receiver_down_then_up_gets_every_callback_once_in_order(
         for n in range(12)
     ]
     ids = [j.job_id for j in jobs]
+    down_since = time.monotonic()
+    # The full scenario keeps the receiver down for a minute: CONVEYOR_TEST_WEBHOOK_OUTAGE=60.
+    outage = float(os.environ.get("CONVEYOR_TEST_WEBHOOK_OUTAGE", "0"))
     with running_worker(app, concurrency=6):
         terminal(app, ids)  # the jobs finish while the receiver is down
         wait_for(lambda: all(any(d.attempts >= 2 for d in app.webhook_deliveries(j)) for j in ids),
                  what="every job's first callback to have failed and been retried")
+        time.sleep(max(0.0, outage - (time.monotonic() - down_since)))  # the outage itself is the scenario
         receiver.mode = "error"
         receiver.start()
         wait_for(lambda: len({r.delivery_id for r in receiver.snapshot()}) >= 12, what="503 answers to every job")
