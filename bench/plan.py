@@ -26,7 +26,7 @@ class Target:
 
     def describe(self, rows: Mapping[str, Row]) -> str:
         if self.row is not None:
-            return f"{self.op} {rows[self.row].short}"
+            return f"{self.op} {rows[self.row].short if self.row in rows else self.row}"
         assert self.value is not None
         return f"{self.op} {self.value:,.4g}" if self.value < 1000 else f"{self.op} {self.value:,.0f}"
 

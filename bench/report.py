@@ -82,6 +82,8 @@ def lines(outcome: Outcome) -> list[Line]:
             errors = outcome.errors.get((system, store, case.key), [])
             for row in case.rows:
                 values = [float(r[row.figure]) for r in runs if row.figure in r]
+                if not values and not errors:
+                    continue  # a workload this system does not run (listed in the notes)
                 out.append(Line(row, system, store, values, errors))
     return out
 
@@ -92,7 +94,7 @@ def verdicts(all_lines: list[Line]) -> dict[int, tuple[str, str]]:
     out: dict[int, tuple[str, str]] = {}
     for i, line in enumerate(all_lines):
         target = line.row.target
-        if target is None:
+        if target is None or line.system != "conveyor":  # issue 2's targets are Conveyor's
             out[i] = ("", "")
             continue
         medians = {
@@ -108,6 +110,29 @@ def verdicts(all_lines: list[Line]) -> dict[int, tuple[str, str]]:
         close = limit is not None and limit != 0 and abs(line.median - limit) / abs(limit) < 0.1
         verdict = "—" if ok is None else ("pass" if ok else "MISS")
         out[i] = (text, f"{verdict} (close)" if close and ok is not None else verdict)
+    return out
+
+
+def ratios(all_lines: list[Line]) -> dict[int, str]:
+    """For each line: how many times worse than the best system/store on the same row (1.00× is
+    the best): best ÷ value for a rate (jobs/s), value ÷ best for a time (ms). Rows that no other
+    system ran (or a ratio row, ×) get no ratio."""
+    by_row: dict[str, list[int]] = {}
+    for i, line in enumerate(all_lines):
+        if line.median is not None and line.row.unit != "×":
+            by_row.setdefault(line.row.key, []).append(i)
+    out: dict[int, str] = {}
+    for indexes in by_row.values():
+        if len(indexes) < 2:
+            continue
+        medians = [all_lines[i].median or 0.0 for i in indexes]
+        higher_better = all_lines[indexes[0]].row.unit == "jobs/s"
+        best = max(medians) if higher_better else min(medians)
+        for i, value in zip(indexes, medians, strict=True):
+            if value <= 0 or best <= 0:
+                continue
+            ratio = best / value if higher_better else value / best
+            out[i] = "best" if ratio == 1 else f"{ratio:.2f}× {'slower' if higher_better else 'longer'}"
     return out
 
 
@@ -154,10 +179,12 @@ def _details(outcome: Outcome) -> list[str]:
 def render(outcome: Outcome, md_path: Path) -> None:
     all_lines = lines(outcome)
     marks = verdicts(all_lines)
+    versus = ratios(all_lines)
     env = environment(outcome)
     title = f"Conveyor benchmark — median of {outcome.runs} run(s){' (QUICK sizes)' if outcome.quick else ''}"
     table = Table(title=title, title_justify="left")
-    headers = ["Workload", "Measured", "System/store", "Median", "Runs (min–max)", "Unit", "Target", "Result"]
+    headers = ["Workload", "Measured", "System/store", "Median", "Runs (min–max)", "Unit", "vs best",
+               "Target", "Result"]
     for h in headers:
         table.add_column(h, justify="right" if h in ("Median", "Runs (min–max)") else "left",
                          overflow="fold")
@@ -169,7 +196,7 @@ def render(outcome: Outcome, md_path: Path) -> None:
             spread += f" ({len(line.errors)} failed)"
         target, verdict = marks[i]
         cells = [line.row.workload, line.row.label, f"{line.system}/{line.store}", _fmt(line.median, unit),
-                 spread, unit, target, verdict]
+                 spread, unit, versus.get(i, ""), target, verdict]
         style = "red" if verdict.startswith(("MISS", "no data")) else ("yellow" if "close" in verdict else None)
         table.add_row(*cells, style=style)
         md.append("| " + " | ".join(cells) + " |")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import os
 import shutil
@@ -24,11 +25,12 @@ if __package__ in (None, ""):  # `python bench/run.py`
 
 from bench.plan import FULL, QUICK, Case, cases
 from bench.report import Outcome, render
-from bench.stores import Stores, postgres_problem
-from bench.systems import SYSTEMS, System
+from bench.stores import Stores, postgres_problem, redis_problem
+from bench.systems import SYSTEMS, System, peer_version, peers_python
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
+PEERS_FAILED = ROOT / "bench" / ".peers-venv" / "failed.txt"
 DEFAULT_CONCURRENCY = 100
 DEFAULT_CLAIM_BATCH = 100
 
@@ -40,7 +42,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--postgres", metavar="URL", help="also run every workload on PostgreSQL at URL "
                    "(the role needs CREATEDB: each run gets a fresh database)")
     p.add_argument("--no-sqlite", action="store_true", help="skip the SQLite rows")
-    p.add_argument("--systems", default="conveyor", help="comma-separated systems to run [conveyor]")
+    p.add_argument("--systems", default="conveyor", help="comma-separated systems to run [conveyor]; "
+                   f"'all' for every one ({','.join(SYSTEMS)})")
+    p.add_argument("--redis", metavar="URL", default="redis://127.0.0.1:6379/9",
+                   help="Redis for the Redis-backed peers (the database is flushed each run) [%(default)s]")
     p.add_argument("--only", metavar="CASES", help="comma-separated case keys, e.g. drain_1,latency")
     p.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY, help="drain workers' --concurrency")
     p.add_argument("--claim-batch", type=int, default=DEFAULT_CLAIM_BATCH, help="drain workers' claim_batch")
@@ -85,24 +90,56 @@ def run_case(system: System, case: Case, stores: Stores) -> dict[str, Any]:
         return measure(system, case.function, {**case.params, **urls})
 
 
+def _peer_system(system: System, skipped: list[str]) -> System | None:
+    """The peer with the peers' interpreter (bench/.peers-venv, made on first use), or None and
+    the reason in `skipped`."""
+    try:
+        system = dataclasses.replace(system, python=peers_python())
+    except Exception as exc:
+        skipped.append(f"{system.name}: skipped: the peers' virtual environment could not be made ({exc})")
+        return None
+    failed = PEERS_FAILED.read_text().split() if PEERS_FAILED.exists() else []
+    if any(f.split(">")[0].split("[")[0] == system.package for f in failed):
+        skipped.append(f"{system.name}: skipped: `pip install {system.package}` failed in bench/.peers-venv")
+        return None
+    skipped.append(f"{system.name} {peer_version(system)}: {system.config}")
+    return system
+
+
 def targets_for(args: argparse.Namespace, workdir: Path) -> tuple[list[tuple[System, str, Stores]], list[str]]:
     """(system, store kind, stores) to run, and why any were skipped. A peer (issue 6) is a System
-    with its own interpreter and store kinds (redis, …); its rows join the same table."""
+    run by the peers' own interpreter (bench/.peers-venv, made on first use); its rows join the
+    same table."""
     targets: list[tuple[System, str, Stores]] = []
     skipped: list[str] = []
-    for name in args.systems.split(","):
+    names = list(SYSTEMS) if args.systems == "all" else args.systems.split(",")
+    for name in names:
         system = SYSTEMS.get(name)
         if system is None:
             skipped.append(f"{name}: skipped: unknown system (known: {', '.join(SYSTEMS)})")
             continue
+        if not system.python:
+            peer = _peer_system(system, skipped)
+            if peer is None:
+                continue
+            system = peer
         if "sqlite" in system.stores and not args.no_sqlite:
             targets.append((system, "sqlite", Stores("sqlite", workdir)))
-        if "postgres" in system.stores and args.postgres:
-            problem = postgres_problem(args.postgres)
-            if problem:
-                skipped.append(f"{name}/postgres: skipped: {problem}")
+        if "postgres" in system.stores:
+            if not args.postgres:
+                skipped.append(f"{name}/postgres: skipped: no --postgres URL given")
             else:
-                targets.append((system, "postgres", Stores("postgres", workdir, args.postgres)))
+                problem = postgres_problem(args.postgres, conveyor=system.name == "conveyor")
+                if problem:
+                    skipped.append(f"{name}/postgres: skipped: {problem}")
+                else:
+                    targets.append((system, "postgres", Stores("postgres", workdir, args.postgres)))
+        if "redis" in system.stores:
+            problem = redis_problem(args.redis)
+            if problem:
+                skipped.append(f"{name}/redis: skipped: {problem}")
+            else:
+                targets.append((system, "redis", Stores("redis", workdir, redis_url=args.redis)))
     for reason in skipped:
         print(reason, flush=True)
     return targets, skipped
@@ -118,12 +155,18 @@ def main(argv: list[str] | None = None) -> int:
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="conveyor-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
     targets, skipped = targets_for(args, workdir)
+    for system, kind, _ in targets:
+        missing = sorted({c.key for c in plan if not system.runs(c.function)})
+        if missing:
+            skipped.append(f"{system.name}/{kind}: not run (no such workload or API): {', '.join(missing)}")
     outcome = Outcome(plan=plan, runs=args.runs, quick=args.quick, skipped=skipped, load_before=os.getloadavg())
     started = time.monotonic()
     try:
         for run in range(1, args.runs + 1):
             for system, kind, stores in targets:
                 for case in plan:
+                    if not system.runs(case.function):
+                        continue  # listed once in the notes (see below)
                     label = f"[run {run}/{args.runs}] {system.name}/{kind} {case.key}"
                     try:
                         figures = run_case(system, case, stores)

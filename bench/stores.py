@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import importlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -18,10 +19,11 @@ from urllib.parse import urlsplit, urlunsplit
 class Stores:
     """Hands out store URLs of one kind; `fresh()` for a run, `kept()` for a reused fixture."""
 
-    def __init__(self, kind: str, workdir: Path, postgres_url: str | None = None) -> None:
+    def __init__(self, kind: str, workdir: Path, postgres_url: str | None = None, redis_url: str | None = None) -> None:
         self.kind = kind
         self.workdir = workdir
         self.postgres_url = postgres_url
+        self.redis_url = redis_url
         self._kept: dict[str, str] = {}
 
     @contextlib.contextmanager
@@ -52,6 +54,9 @@ class Stores:
         return urlsplit(url).path.lstrip("/")
 
     def _create(self, name: str) -> str:
+        if self.kind == "redis":  # one database, flushed by the peer at the start of each run
+            assert self.redis_url is not None
+            return self.redis_url
         if self.kind == "sqlite":
             return f"sqlite:///{self.workdir / (name + '.db')}"
         assert self.postgres_url is not None
@@ -60,6 +65,8 @@ class Stores:
         return urlunsplit(urlsplit(self.postgres_url)._replace(path="/" + name))
 
     def _drop(self, name: str) -> None:
+        if self.kind == "redis":
+            return
         if self.kind == "sqlite":
             for path in glob.glob(str(self.workdir / (name + ".db")) + "*"):
                 with contextlib.suppress(OSError):
@@ -78,10 +85,36 @@ def _admin(url: str) -> Iterator[Any]:
         yield conn
 
 
-def postgres_problem(url: str) -> str | None:
-    """None if Conveyor can run on PostgreSQL at `url`, else why not (the rows are skipped)."""
+def redis_problem(url: str) -> str | None:
+    """None if a Redis server answers PING at `url` (checked with a bare socket: no client here)."""
+    import socket
+
+    parts = urlsplit(url)
     try:
-        import conveyor.store.postgres.store  # noqa: F401
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 6379), timeout=3) as sock:
+            sock.sendall(b"PING\r\n")
+            reply = sock.recv(64)
+    except OSError as exc:
+        return f"Redis at {url} is not reachable ({exc})"
+    return None if reply.startswith(b"+PONG") else f"Redis at {url} answered {reply!r}"
+
+
+def postgres_problem(url: str, conveyor: bool = True) -> str | None:
+    """None if the system can run on PostgreSQL at `url`, else why not (the rows are skipped).
+    For a peer (`conveyor=False`) only the server and CREATEDB are checked."""
+    if not conveyor:
+        try:
+            import psycopg
+
+            with psycopg.connect(url, autocommit=True, connect_timeout=5) as conn:
+                name = f"bench_probe_{uuid.uuid4().hex[:8]}"
+                conn.execute(f'CREATE DATABASE "{name}"')
+                conn.execute(f'DROP DATABASE "{name}"')
+        except Exception as exc:
+            return f"PostgreSQL at {url} is not usable for the benchmark: {str(exc).splitlines()[0]}"
+        return None
+    try:
+        importlib.import_module("conveyor.store.postgres.store")
     except ImportError as exc:
         return f"Conveyor's PostgreSQL store is not importable yet ({exc})"
     try:

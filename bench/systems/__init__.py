@@ -1,23 +1,76 @@
 """Systems under test. Each module implements the workload functions `measure.py` calls by name.
 
 A system is run by `python -m bench.measure <system> <workload> '<json params>'` with the
-interpreter listed here, so a peer can live in its own virtual environment (issue 6).
+interpreter listed here, so a peer lives in its own virtual environment (issue 6):
+bench/.peers-venv, made on first use by `peers_python()` with `python -m venv` + pip from PyPI.
 """
 
 from __future__ import annotations
 
+import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PEERS_VENV = ROOT / "bench" / ".peers-venv"
+# What the peers' environment installs (pinned majors: the table names the versions it ran).
+PEER_PACKAGES = ("huey>=2.5", "redis>=5", "rq>=2", "procrastinate>=3", "pgqueuer>=0.20", "psycopg[binary]>=3.2",
+                 "asyncpg>=0.29", "celery[redis]>=5.4", "dramatiq[redis]>=1.17", "arq>=0.26", "saq>=0.20")
+PEER_FUNCTIONS = ("enqueue_single", "enqueue_bulk", "drain", "latency")
 
 
 @dataclass(frozen=True)
 class System:
     name: str
     module: str  # imported by bench.measure
-    python: str  # the interpreter that has this system installed
+    python: str  # the interpreter that has this system installed ("" for a peer: the peers' venv)
     stores: tuple[str, ...]  # store kinds it runs on: "sqlite", "postgres", "redis", …
+    functions: tuple[str, ...] | None = None  # workload functions it implements (None: all)
+    package: str = ""  # the PyPI distribution, for its version in the notes
+    config: str = ""  # how its workers are configured (the table's notes)
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def runs(self, function: str) -> bool:
+        return self.functions is None or function in self.functions
 
 
 SYSTEMS: dict[str, System] = {
     "conveyor": System("conveyor", "bench.systems.conveyor", sys.executable, ("sqlite", "postgres")),
+    "huey": System("huey", "bench.systems.huey", "", ("sqlite", "redis"),
+                   ("enqueue_single", "drain", "latency"), "huey",
+                   "huey_consumer -k process -w <processes> --delay 0.01 --max-delay 0.1 (no bulk enqueue API)"),
+    "rq": System("rq", "bench.systems.rq", "", ("redis",), PEER_FUNCTIONS, "rq",
+                 "rq worker-pool -n <processes> (default Worker: forks a work horse per job, as documented)"),
+    "procrastinate": System("procrastinate", "bench.systems.procrastinate", "", ("postgres",), PEER_FUNCTIONS,
+                            "procrastinate",
+                            "one `procrastinate worker --concurrency 10` process per core (PsycopgConnector)"),
+    "pgqueuer": System("pgqueuer", "bench.systems.pgqueuer", "", ("postgres",), PEER_FUNCTIONS, "pgqueuer",
+                       "one `pgq run` process per core (defaults: batch_size 10, LISTEN/NOTIFY)"),
 }
+
+
+def peers_python(packages: tuple[str, ...] = PEER_PACKAGES) -> str:
+    """The peers' interpreter, creating bench/.peers-venv (python -m venv + pip) on first use."""
+    python = PEERS_VENV / "bin" / "python"
+    marker = PEERS_VENV / ".installed"
+    wanted = "\n".join(packages)
+    if python.exists() and marker.exists() and marker.read_text() == wanted:
+        return str(python)
+    print(f"creating the peers' virtual environment at {PEERS_VENV} (pip from PyPI) …", flush=True)
+    subprocess.run([sys.executable, "-m", "venv", str(PEERS_VENV)], check=True)
+    failed = []
+    if subprocess.run([str(python), "-m", "pip", "install", "-q", *packages], check=False).returncode:
+        for package in packages:  # one at a time, so one that cannot install does not sink the rest
+            if subprocess.run([str(python), "-m", "pip", "install", "-q", package], check=False).returncode:
+                failed.append(package)
+    (PEERS_VENV / "failed.txt").write_text("\n".join(failed))
+    marker.write_text(wanted)
+    return str(python)
+
+
+def peer_version(system: System) -> str:
+    """The installed version of a peer's package, read with its own interpreter."""
+    code = f"import importlib.metadata as m; print(m.version({system.package!r}))"
+    out = subprocess.run([system.python or peers_python(), "-c", code], capture_output=True, text=True, check=False)
+    return out.stdout.strip() or "?"

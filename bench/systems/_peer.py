@@ -1,0 +1,158 @@
+"""Shared plumbing for the peers (stdlib only; runs under the peers' interpreter).
+
+Every peer's no-op handler calls `stamp(i)`: it appends "i time.time()" to a file per worker
+process in $BENCH_STAMP_DIR (one `os.write`, ~1 µs: noise next to any peer's per-job cost). The
+measuring process reads the stamps back, so the drain window is the same for every peer — first
+handler start to last handler start (a no-op finishes as it starts) — and W3's latency is the
+handler's own clock minus the time just before the enqueue call.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+_fd: int | None = None
+_pid = 0
+
+
+def stamp(i: int) -> None:
+    global _fd, _pid
+    now = time.time()
+    if _fd is None or _pid != os.getpid():  # a forked child gets its own file
+        _pid = os.getpid()
+        path = os.path.join(os.environ["BENCH_STAMP_DIR"], f"{_pid}-{id(object())}.txt")
+        _fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.write(_fd, b"%d %.6f\n" % (i, now))
+
+
+def read_stamps(folder: str) -> dict[int, float]:
+    out: dict[int, float] = {}
+    for path in glob.glob(os.path.join(folder, "*.txt")):
+        with open(path, "rb") as fh:
+            for line in fh.read().splitlines():
+                parts = line.split()
+                if len(parts) == 2:
+                    i, t = int(parts[0]), float(parts[1])
+                    out.setdefault(i, t)  # a rerun keeps its first start
+    return out
+
+
+def count_stamps(folder: str) -> int:
+    total = 0
+    for path in glob.glob(os.path.join(folder, "*.txt")):
+        with open(path, "rb") as fh:
+            total += fh.read().count(b"\n")
+    return total
+
+
+@contextlib.contextmanager
+def stamp_dir() -> Iterator[str]:
+    with tempfile.TemporaryDirectory(prefix="bench-stamps-") as folder:
+        os.environ["BENCH_STAMP_DIR"] = folder
+        yield folder
+
+
+def env(**extra: str) -> dict[str, str]:
+    out = dict(os.environ)
+    out["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), out.get("PYTHONPATH")]))
+    out.update(extra)
+    return out
+
+
+def bin_path(name: str) -> str:
+    return str(Path(sys.executable).parent / name)
+
+
+@contextlib.contextmanager
+def workers(commands: list[list[str]], extra_env: dict[str, str]) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """Start each command in its own process group; SIGTERM (then SIGKILL) the groups at the end."""
+    procs = [
+        subprocess.Popen(c, env=env(**extra_env), cwd=ROOT, start_new_session=True,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        for c in commands
+    ]
+    try:
+        yield procs
+    finally:
+        for p in procs:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(p.pid, signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(p.pid, signal.SIGKILL)
+                p.wait()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(p.pid, signal.SIGKILL)  # leftovers (forked children)
+
+
+def check_alive(procs: list[subprocess.Popen[bytes]]) -> None:
+    for p in procs:
+        if p.poll() is not None:
+            err = (p.stderr.read().decode(errors="replace") if p.stderr else "").strip().splitlines()
+            raise RuntimeError(f"worker exited {p.returncode}: {err[-1] if err else '(no output)'}")
+
+
+def wait_stamps(folder: str, n: int, procs: list[subprocess.Popen[bytes]], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while count_stamps(folder) < n:
+        check_alive(procs)
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"only {count_stamps(folder)} of {n} jobs ran in {timeout:.0f} s")
+        time.sleep(0.02)
+
+
+def drain_figures(folder: str, n: int, spawned: float) -> dict[str, Any]:
+    stamps = read_stamps(folder)
+    if len(stamps) != n:
+        raise RuntimeError(f"{len(stamps)} of {n} distinct jobs ran")
+    first, last = min(stamps.values()), max(stamps.values())
+    return {"jobs_per_s": n / (last - first), "window_s": last - first, "startup_s": first - spawned,
+            "extra_runs": count_stamps(folder) - n}
+
+
+def latency_run(enqueue: Any, n: int, rate: float, folder: str, procs: list[subprocess.Popen[bytes]],
+                warmup: int = 10) -> dict[str, Any]:
+    """`enqueue(i)` sends job i (its handler stamps i). Warm-up jobs use negative indexes."""
+    for w in range(warmup):
+        enqueue(-1 - w)
+    wait_stamps(folder, warmup, procs, timeout=120)
+    called: dict[int, float] = {}
+    start = time.perf_counter()
+    for i in range(n):
+        pause = start + i / rate - time.perf_counter()
+        if pause > 0:
+            time.sleep(pause)
+        called[i] = time.time()
+        enqueue(i)
+    wait_stamps(folder, warmup + n, procs, timeout=60)
+    stamps = read_stamps(folder)
+    ms = [(stamps[i] - called[i]) * 1000 for i in range(n)]
+    return {"p50_ms": statistics.median(ms), "p95_ms": percentile(ms, 0.95), "p99_ms": percentile(ms, 0.99),
+            "max_ms": max(ms)}
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+def timed(n: int, fn: Any) -> dict[str, Any]:
+    start, cpu = time.perf_counter(), time.process_time()
+    fn()
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+    return {"jobs_per_s": n / elapsed, "us_per_job": elapsed / n * 1e6, "cpu_us_per_job": cpu / n * 1e6}
