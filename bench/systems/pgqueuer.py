@@ -1,0 +1,99 @@
+"""PgQueuer on PostgreSQL (asyncpg), W1–W3. Workers: one `pgq run` process per core, defaults
+(batch_size 10, LISTEN/NOTIFY wake-ups). Schema: `pgq install` on each fresh database."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import time
+from typing import Any
+
+import asyncpg
+from pgqueuer import AsyncpgDriver
+from pgqueuer.queries import Queries
+
+from bench.systems import _peer
+
+
+def _install(store_url: str) -> None:
+    subprocess.run([_peer.bin_path("pgq"), "--pg-dsn", store_url, "install"], check=True,
+                   capture_output=True, env=_peer.env())
+
+
+async def _queries(store_url: str) -> tuple[Queries, asyncpg.Connection]:
+    conn = await asyncpg.connect(store_url)
+    return Queries(AsyncpgDriver(conn)), conn
+
+
+def _workers(processes: int) -> list[list[str]]:
+    # = `pgq run bench.systems.pgqueuer_tasks:create` (see pgqueuer_tasks.py for why not the CLI)
+    return [[sys.executable, "-m", "bench.systems.pgqueuer_tasks"] for _ in range(processes)]
+
+
+def enqueue_single(store_url: str, n: int) -> dict[str, Any]:
+    _install(store_url)
+
+    async def run() -> dict[str, Any]:
+        q, conn = await _queries(store_url)
+        for i in range(200):
+            await q.enqueue("noop", str(i).encode())
+        start, cpu = time.perf_counter(), time.process_time()
+        for i in range(n):
+            await q.enqueue("noop", str(i).encode())
+        elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+        await conn.close()
+        return {"jobs_per_s": n / elapsed, "us_per_job": elapsed / n * 1e6, "cpu_us_per_job": cpu / n * 1e6}
+
+    return asyncio.run(run())
+
+
+async def _bulk(q: Queries, start: int, stop: int) -> None:
+    await q.enqueue(["noop"] * (stop - start), [str(i).encode() for i in range(start, stop)], [0] * (stop - start))
+
+
+def enqueue_bulk(store_url: str, n: int, batch: int) -> dict[str, Any]:
+    _install(store_url)
+
+    async def run() -> dict[str, Any]:
+        q, conn = await _queries(store_url)
+        await _bulk(q, 0, min(batch, 1000))
+        start, cpu = time.perf_counter(), time.process_time()
+        for offset in range(0, n, batch):
+            await _bulk(q, offset, min(n, offset + batch))
+        elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+        await conn.close()
+        return {"jobs_per_s": n / elapsed, "cpu_us_per_job": cpu / n * 1e6}
+
+    return asyncio.run(run())
+
+
+def drain(store_url: str, n: int, processes: int, **_: Any) -> dict[str, Any]:
+    _install(store_url)
+
+    async def fill() -> None:
+        q, conn = await _queries(store_url)
+        for offset in range(0, n, 1000):
+            await _bulk(q, offset, min(n, offset + 1000))
+        await conn.close()
+
+    asyncio.run(fill())
+    with _peer.stamp_dir() as folder:
+        spawned = time.time()
+        with _peer.workers(_workers(processes), {"BENCH_STORE_URL": store_url}) as procs:
+            _peer.wait_stamps(folder, n, procs, timeout=max(120.0, n / 20))
+        return _peer.drain_figures(folder, n, spawned)
+
+
+def latency(store_url: str, n: int, rate: float) -> dict[str, Any]:
+    _install(store_url)
+    loop = asyncio.new_event_loop()
+    q, conn = loop.run_until_complete(_queries(store_url))
+    try:
+        with _peer.stamp_dir() as folder, _peer.workers(_workers(1), {"BENCH_STORE_URL": store_url}) as procs:
+            time.sleep(1.0)  # the worker is up and LISTENing before the first job (warm-up jobs follow)
+            return _peer.latency_run(lambda i: loop.run_until_complete(q.enqueue("noop", str(i).encode())),
+                                     n, rate, folder, procs)
+    finally:
+        loop.run_until_complete(conn.close())
+        loop.close()
