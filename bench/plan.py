@@ -88,7 +88,8 @@ def cases(s: Sizes, concurrency: int, claim_batch: int) -> list[Case]:
         )))
     for processes in (1, 2):
         plural = "es" if processes > 1 else ""
-        worker = f"{processes} process{plural}, concurrency {concurrency}, claim_batch {claim_batch}"
+        worker = (f"{processes} worker process{plural} (Conveyor: concurrency {concurrency}, "
+                  f"claim_batch {claim_batch}; peers: see notes)")
         target = Target(">=", 10_000) if processes == 1 else Target(">", row="drain_1")
         params = {"n": s.drain, "processes": processes, "concurrency": concurrency, "claim_batch": claim_batch}
         out.append(Case(f"drain_{processes}", "drain", params, (

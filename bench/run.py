@@ -26,7 +26,7 @@ if __package__ in (None, ""):  # `python bench/run.py`
 from bench.plan import FULL, QUICK, Case, cases
 from bench.report import Outcome, render
 from bench.stores import Stores, postgres_problem, redis_problem
-from bench.systems import SYSTEMS, System, peer_version, peers_python
+from bench.systems import NOT_RUN, SYSTEMS, System, peer_version, peers_python
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -106,14 +106,38 @@ def _peer_system(system: System, skipped: list[str]) -> System | None:
     return system
 
 
+def _store_targets(args: argparse.Namespace, workdir: Path, system: System,
+                   targets: list[tuple[System, str, Stores]], skipped: list[str]) -> None:
+    if "sqlite" in system.stores and not args.no_sqlite:
+        targets.append((system, "sqlite", Stores("sqlite", workdir)))
+    if "postgres" in system.stores:
+        if not args.postgres:
+            skipped.append(f"{system.name}/postgres: skipped: no --postgres URL given")
+        else:
+            problem = postgres_problem(args.postgres, conveyor=system.name == "conveyor")
+            if problem:
+                skipped.append(f"{system.name}/postgres: skipped: {problem}")
+            else:
+                targets.append((system, "postgres", Stores("postgres", workdir, args.postgres)))
+    if "redis" in system.stores:
+        problem = redis_problem(args.redis)
+        if problem:
+            skipped.append(f"{system.name}/redis: skipped: {problem}")
+        else:
+            targets.append((system, "redis", Stores("redis", workdir, redis_url=args.redis)))
+
+
 def targets_for(args: argparse.Namespace, workdir: Path) -> tuple[list[tuple[System, str, Stores]], list[str]]:
     """(system, store kind, stores) to run, and why any were skipped. A peer (issue 6) is a System
     run by the peers' own interpreter (bench/.peers-venv, made on first use); its rows join the
     same table."""
     targets: list[tuple[System, str, Stores]] = []
     skipped: list[str] = []
-    names = list(SYSTEMS) if args.systems == "all" else args.systems.split(",")
+    names = [*SYSTEMS, *NOT_RUN] if args.systems == "all" else args.systems.split(",")
     for name in names:
+        if name in NOT_RUN:
+            skipped.append(f"{name}: {NOT_RUN[name]}")
+            continue
         system = SYSTEMS.get(name)
         if system is None:
             skipped.append(f"{name}: skipped: unknown system (known: {', '.join(SYSTEMS)})")
@@ -123,23 +147,7 @@ def targets_for(args: argparse.Namespace, workdir: Path) -> tuple[list[tuple[Sys
             if peer is None:
                 continue
             system = peer
-        if "sqlite" in system.stores and not args.no_sqlite:
-            targets.append((system, "sqlite", Stores("sqlite", workdir)))
-        if "postgres" in system.stores:
-            if not args.postgres:
-                skipped.append(f"{name}/postgres: skipped: no --postgres URL given")
-            else:
-                problem = postgres_problem(args.postgres, conveyor=system.name == "conveyor")
-                if problem:
-                    skipped.append(f"{name}/postgres: skipped: {problem}")
-                else:
-                    targets.append((system, "postgres", Stores("postgres", workdir, args.postgres)))
-        if "redis" in system.stores:
-            problem = redis_problem(args.redis)
-            if problem:
-                skipped.append(f"{name}/redis: skipped: {problem}")
-            else:
-                targets.append((system, "redis", Stores("redis", workdir, redis_url=args.redis)))
+        _store_targets(args, workdir, system, targets, skipped)
     for reason in skipped:
         print(reason, flush=True)
     return targets, skipped

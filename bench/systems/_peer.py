@@ -78,11 +78,14 @@ def bin_path(name: str) -> str:
 @contextlib.contextmanager
 def workers(commands: list[list[str]], extra_env: dict[str, str]) -> Iterator[list[subprocess.Popen[bytes]]]:
     """Start each command in its own process group; SIGTERM (then SIGKILL) the groups at the end."""
-    procs = [
-        subprocess.Popen(c, env=env(**extra_env), cwd=ROOT, start_new_session=True,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        for c in commands
-    ]
+    # stderr goes to a file, not a pipe: a chatty worker must never block on a full pipe
+    procs = []
+    for command in commands:
+        log = tempfile.TemporaryFile()  # noqa: SIM115 - closed with the process below
+        proc = subprocess.Popen(command, env=env(**extra_env), cwd=ROOT, start_new_session=True,
+                                stdout=subprocess.DEVNULL, stderr=log)
+        proc._bench_log = log  # type: ignore[attr-defined]
+        procs.append(proc)
     try:
         yield procs
     finally:
@@ -98,13 +101,28 @@ def workers(commands: list[list[str]], extra_env: dict[str, str]) -> Iterator[li
                 p.wait()
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(p.pid, signal.SIGKILL)  # leftovers (forked children)
+            _stderr_close(p)
 
 
 def check_alive(procs: list[subprocess.Popen[bytes]]) -> None:
     for p in procs:
         if p.poll() is not None:
-            err = (p.stderr.read().decode(errors="replace") if p.stderr else "").strip().splitlines()
+            err = _stderr_of(p).strip().splitlines()
             raise RuntimeError(f"worker exited {p.returncode}: {err[-1] if err else '(no output)'}")
+
+
+def _stderr_of(p: subprocess.Popen[bytes]) -> str:
+    log = getattr(p, "_bench_log", None)
+    if log is None:
+        return ""
+    log.seek(0)
+    return str(log.read().decode(errors="replace"))
+
+
+def _stderr_close(p: subprocess.Popen[bytes]) -> None:
+    log = getattr(p, "_bench_log", None)
+    if log is not None:
+        log.close()
 
 
 def wait_stamps(folder: str, n: int, procs: list[subprocess.Popen[bytes]], timeout: float) -> None:
