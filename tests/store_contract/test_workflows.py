@@ -184,6 +184,26 @@ def test_a_batch_releases_held_children_counts_them_and_completes_its_parent(sto
     assert p.progress == {"step": "children", "percent": 100, "message": "3 of 3 finished"}
 
 
+def test_held_children_are_released_by_priority_passing_over_cancelled_ones(store: Store) -> None:
+    parent = new_job(status=JobStatus.WAITING, job_type="conveyor.batch")
+    first = new_job(parent_id=parent.job_id, priority=5)
+    held = [new_job(parent_id=parent.job_id, priority=p, status=JobStatus.WAITING, held=True) for p in (3, 9, 3, 9)]
+    store.job_insert(JobInsert((parent, first, *held), (BatchInsert(parent.job_id, 5, 1),)))
+    store.job_cancel(JobCancel(held[1].job_id, NOW, "not this one"))  # still held: frees no slot
+    [c] = claim(store, limit=10).jobs  # max_concurrency 1 still holds
+    assert c.job_id == first.job_id
+    store.job_cancel(JobCancel(first.job_id, NOW, "start over"))  # a running child frees its slot
+    order = []
+    for now in range(1, 4):
+        [c] = claim(store, limit=10, now=NOW + now).jobs
+        order.append(c.job_id)
+        finish(store, Transition(c, JobStatus.COMPLETED, results=now), now=NOW + now)
+    assert order == [held[3].job_id, held[0].job_id, held[2].job_id]
+    p = get(store, parent.job_id)
+    assert p.status is JobStatus.COMPLETED and p.results is not None
+    assert (p.results["completed"], p.results["cancelled"]) == (3, 2)
+
+
 def test_a_workflow_parent_fails_when_a_step_fails_and_reopens_on_retry(store: Store) -> None:
     parent, (a, b) = batch(store, 2, fail_on_child_failure=True)
     run(store, a)

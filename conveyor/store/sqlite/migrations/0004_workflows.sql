@@ -115,8 +115,10 @@ BEGIN
         failed = failed + (NEW.status = 'failed'),
         cancelled = cancelled + (NEW.status = 'cancelled')
     WHERE batch_id = NEW.parent_id;
+    -- Only a child that took a slot frees one (cancelling a child still held frees none).
     UPDATE conveyor_jobs SET status = 'pending', held = 0, run_at = COALESCE(NEW.finished_at, run_at)
-    WHERE id = (SELECT id FROM conveyor_jobs INDEXED BY conveyor_jobs_held
+    WHERE OLD.status != 'waiting'
+      AND id = (SELECT id FROM conveyor_jobs INDEXED BY conveyor_jobs_held
                 WHERE parent_id = NEW.parent_id AND held = 1 AND status = 'waiting'
                 ORDER BY priority DESC, id LIMIT 1);
     UPDATE conveyor_jobs
