@@ -13,6 +13,11 @@
 --   second sees the first (without the lock each would see the other still running).
 -- * Batch triggers update the batch row first: its row lock serializes concurrent children of
 --   one batch, so counters, the released held child and the parent's completion stay exact.
+-- * Bulk cancels (a batch parent cancelled, the dependents of a failed job) count their children
+--   into each batch once (conveyor_batch_count), not child by child: in one transaction each
+--   count would add a version of the same two rows, and finding the newest of n versions costs
+--   O(n). The per-child trigger knows to skip them from a transaction-local setting
+--   (conveyor.cancelling_batch / conveyor.cancelling_dependents_of) the bulk sets meanwhile.
 -- * Plans: the trigger functions' statements are planned once per session, generically, so they
 --   must not hinge on statistics a fan-out skews. Each must be driven by one job's dependency edges
 --   (see the n_distinct below), one batch row, or the held index walked in order; else every job
