@@ -105,6 +105,19 @@ def test_failure_cancel_and_quarantine_write_failed_callbacks(store: Store) -> N
     assert q.event == "failed" and json.loads(q.payload)["error"]["code"] == "WORKER_CRASHED"
 
 
+def test_only_the_job_a_call_ends_calls_back(store: Store) -> None:
+    dep = running(store)
+    dependent = new_job(webhook=HOOK, status=JobStatus.WAITING, depends_on=(dep.job_id,))
+    store.job_insert(JobInsert((dependent,)))
+    finish(store, Transition(dep, JobStatus.FAILED, error={"code": "E", "message": "m", "details": {}}))
+    assert [d.event for d in outbox(store, dep.job_id)] == ["failed"]
+    assert store.job_get(JobGet(dependent.job_id)).status is JobStatus.CANCELLED  # type: ignore[union-attr]
+    assert outbox(store, dependent.job_id) == []  # cancelled by the cascade, not by a call
+    late = new_job(webhook=HOOK, status=JobStatus.WAITING, depends_on=(dep.job_id,))
+    [(job, _)] = store.job_insert(JobInsert((late,)))
+    assert job.status is JobStatus.CANCELLED and outbox(store, late.job_id) == []  # cancelled at enqueue
+
+
 def test_no_callback_for_retries_or_fenced_out_writes(store: Store) -> None:
     job = running(store)
     finish(store, Transition(job, JobStatus.SCHEDULED, error={"code": "E", "message": "m", "details": {}},

@@ -103,8 +103,8 @@ _dumps = json.dumps
 # -- finish: many fenced transitions in one statement --------------------------------------------
 
 
-def _finish_params(transitions: Sequence[Transition], now: float) -> dict[str, Any]:
-    params: dict[str, Any] = {
+def _finish_params(transitions: Sequence[Transition], now: float) -> dict[str, list[Any]]:
+    params: dict[str, list[Any]] = {
         k: [] for k in ("job_id", "attempt", "worker_id", "status", "results", "error", "run_at",
                         "finished_at", "release")
     }
@@ -119,7 +119,6 @@ def _finish_params(transitions: Sequence[Transition], now: float) -> dict[str, A
         params["run_at"].append(t.run_at)
         params["finished_at"].append(now if terminal else None)
         params["release"].append(1 if t.release else 0)
-    params["now"] = now  # stamps the webhook callbacks
     return params
 
 
@@ -337,8 +336,9 @@ class PostgresStore:
     # -- the worker's hot path -----------------------------------------------------------------
 
     def job_claim(self, p: JobClaim) -> ClaimResult:
-        """One round trip when no limits exist (the claim statements then claim nothing: see
-        limits_any.sql); else the limited path, in a transaction of its own."""
+        """One round trip, as long as no fleet-wide limit exists: the claim statements claim nothing
+        once one does (job_claim*.sql), and only then does an empty claim look further: whether
+        limits exist (limits_any.sql) and, if so, the limited path in a transaction of its own."""
         params: dict[str, Any] = {
             "worker_id": p.worker_id, "now": p.now, "lease_expires_at": p.now + p.lease_seconds, "limit": p.limit,
         }
@@ -347,21 +347,17 @@ class PostgresStore:
             claim = (Q["job_claim"], {**params, "queues": list(dict.fromkeys(p.queues))})
         next_scheduled = None
         if p.promote_due:
-            _, nxt, claimed, limited = self._relaxed.pipelined(
-                [(Q["job_promote_due"], {"now": p.now}), (Q["job_next_scheduled"], None), claim,
-                 (Q["limits_any"], None)]
+            _, nxt, claimed = self._relaxed.pipelined(
+                [(Q["job_promote_due"], {"now": p.now}), (Q["job_next_scheduled"], None), claim]
             )
             row = nxt.fetchone()
             next_scheduled = row[0] if row else None
+            rows = claimed.fetchall()
         else:
-            claimed, limited = self._relaxed.pipelined([claim, (Q["limits_any"], None)], transaction=False)
-        rows = claimed.fetchall()
-        flag = limited.fetchone()
-        limits_exist = bool(flag and flag[0])
-        if rows or not limits_exist:
+            rows = self._relaxed.returning(*claim)
+        if rows or not self._relaxed.rows(Q["limits_any"])[0][0]:
             rows.sort(key=lambda r: (-r[4], r[0]))
-            jobs = [claimed_from_row(r, p.worker_id) for r in rows]
-            return ClaimResult(jobs=jobs, next_scheduled_at=next_scheduled, limited=limits_exist)
+            return ClaimResult(jobs=[claimed_from_row(r, p.worker_id) for r in rows], next_scheduled_at=next_scheduled)
         outcome = self._relaxed.run(lambda conn: claim_limited(conn, p))
         if outcome is None:  # the limits were removed meanwhile: the next claim takes the fast path
             return ClaimResult(jobs=[], next_scheduled_at=next_scheduled)
