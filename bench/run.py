@@ -26,11 +26,10 @@ if __package__ in (None, ""):  # `python bench/run.py`
 from bench.plan import FULL, QUICK, Case, cases
 from bench.report import Outcome, render
 from bench.stores import Stores, postgres_problem, redis_problem
-from bench.systems import NOT_RUN, SYSTEMS, System, peer_version, peers_python
+from bench.systems import NOT_RUN, SYSTEMS, System, peer_version, system_python
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
-PEERS_FAILED = ROOT / "bench" / ".peers-venv" / "failed.txt"
 DEFAULT_CONCURRENCY = 100
 DEFAULT_CLAIM_BATCH = 100
 
@@ -94,11 +93,12 @@ def _peer_system(system: System, skipped: list[str]) -> System | None:
     """The peer with the peers' interpreter (bench/.peers-venv, made on first use), or None and
     the reason in `skipped`."""
     try:
-        system = dataclasses.replace(system, python=peers_python())
+        system = dataclasses.replace(system, python=system_python(system))
     except Exception as exc:
         skipped.append(f"{system.name}: skipped: the peers' virtual environment could not be made ({exc})")
         return None
-    failed = PEERS_FAILED.read_text().split() if PEERS_FAILED.exists() else []
+    failed_file = ROOT / "bench" / system.venv / "failed.txt"
+    failed = failed_file.read_text().split() if failed_file.exists() else []
     if any(f.split(">")[0].split("[")[0] == system.package for f in failed):
         skipped.append(f"{system.name}: skipped: `pip install {system.package}` failed in bench/.peers-venv")
         return None

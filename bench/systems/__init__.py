@@ -31,6 +31,8 @@ class System:
     functions: tuple[str, ...] | None = None  # workload functions it implements (None: all)
     package: str = ""  # the PyPI distribution, for its version in the notes
     config: str = ""  # how its workers are configured (the table's notes)
+    venv: str = ".peers-venv"  # under bench/; a peer whose pins clash with the others gets its own
+    packages: tuple[str, ...] = ()  # what that venv installs (empty: PEER_PACKAGES)
     extra: dict[str, str] = field(default_factory=dict)
 
     def runs(self, function: str) -> bool:
@@ -57,32 +59,34 @@ SYSTEMS: dict[str, System] = {
     "dramatiq": System("dramatiq", "bench.systems.dramatiq", "", ("redis",), ("enqueue_single", "drain", "latency"),
                        "dramatiq",
                        "dramatiq --processes <processes> --threads 8 (its defaults: one process per core, 8 threads)"),
+    # arq pins redis<6, Celery's kombu needs redis>=6.1: arq gets a venv of its own.
+    "arq": System("arq", "bench.systems.arq", "", ("redis",), ("enqueue_single", "drain", "latency"), "arq",
+                  "one `arq` worker process per core (defaults: max_jobs 10, poll_delay 0.5 s; no bulk API)",
+                  venv=".peers-venv-arq", packages=("arq>=0.26",)),
 }
 
 
 # Peers of issue 6 with no rows yet, and why (printed with the table, never dropped silently).
 NOT_RUN: dict[str, str] = {
-    "arq": "not run: arq 0.28 requires redis<6 and Celery's kombu requires redis>=6.1, so it needs a "
-           "venv of its own (not built yet); no bench/systems/arq.py yet",
     "saq": "not run: no bench/systems/saq.py yet (time ran out)",
 }
 
 
-def peers_python(packages: tuple[str, ...] = PEER_PACKAGES) -> str:
+def peers_python(packages: tuple[str, ...] = PEER_PACKAGES, venv: Path = PEERS_VENV) -> str:
     """The peers' interpreter, creating bench/.peers-venv (python -m venv + pip) on first use."""
-    python = PEERS_VENV / "bin" / "python"
-    marker = PEERS_VENV / ".installed"
+    python = venv / "bin" / "python"
+    marker = venv / ".installed"
     wanted = "\n".join(packages)
     if python.exists() and marker.exists() and marker.read_text() == wanted:
         return str(python)
-    print(f"creating the peers' virtual environment at {PEERS_VENV} (pip from PyPI) …", flush=True)
-    subprocess.run([sys.executable, "-m", "venv", str(PEERS_VENV)], check=True)
+    print(f"creating the peers' virtual environment at {venv} (pip from PyPI) …", flush=True)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     failed = []
     if subprocess.run([str(python), "-m", "pip", "install", "-q", *packages], check=False).returncode:
         for package in packages:  # one at a time, so one that cannot install does not sink the rest
             if subprocess.run([str(python), "-m", "pip", "install", "-q", package], check=False).returncode:
                 failed.append(package)
-    (PEERS_VENV / "failed.txt").write_text("\n".join(failed))
+    (venv / "failed.txt").write_text("\n".join(failed))
     marker.write_text(wanted)
     return str(python)
 
@@ -90,5 +94,11 @@ def peers_python(packages: tuple[str, ...] = PEER_PACKAGES) -> str:
 def peer_version(system: System) -> str:
     """The installed version of a peer's package, read with its own interpreter."""
     code = f"import importlib.metadata as m; print(m.version({system.package!r}))"
-    out = subprocess.run([system.python or peers_python(), "-c", code], capture_output=True, text=True, check=False)
+    python = system.python or system_python(system)
+    out = subprocess.run([python, "-c", code], capture_output=True, text=True, check=False)
     return out.stdout.strip() or "?"
+
+
+def system_python(system: System) -> str:
+    """The interpreter of a peer's venv (made on first use)."""
+    return peers_python(system.packages or PEER_PACKAGES, ROOT / "bench" / system.venv)
