@@ -17,9 +17,10 @@ import psycopg
 import psycopg.errors
 
 from ...errors import InvalidJobOptions, StoreError
-from ...job import ClaimedJob, Job, JobId, NewJob
+from ...job import ClaimedJob, Job, NewJob
 from ...status import JobStatus
 from ..params import JobInsert
+from ..rows import job_from_row as shared_job_from_row
 from .database import Q, Step
 
 _dumps = json.dumps
@@ -39,35 +40,7 @@ def _json_or_empty(value: Any, empty: str) -> str:
 
 def job_from_row(row: Sequence[Any]) -> Job:
     """A `job_get.sql` row; psycopg has already decoded the json columns."""
-    return Job(
-        cursor=str(row[0]),
-        job_id=JobId(row[1]),
-        job_type=row[2],
-        queue=row[3],
-        status=JobStatus(row[4]),
-        priority=row[5],
-        parameters=row[6],
-        progress=row[7],
-        results=row[8],
-        error=row[9],
-        attempt=row[10],
-        max_attempts=row[11],
-        crashes=row[12],
-        max_crashes=row[13],
-        timeout=row[14],
-        checkpoint=row[15],
-        created_at_ts=row[16],
-        run_at_ts=row[17],
-        started_at_ts=row[18],
-        finished_at_ts=row[19],
-        worker_id=row[20],
-        lease_expires_at_ts=row[21],
-        parent_id=row[22],
-        depends_on=tuple(row[23]),
-        idempotency_key=row[24],
-        webhook=row[25],
-        metadata=row[26],
-    )
+    return shared_job_from_row(row)
 
 
 def claimed_from_row(row: Sequence[Any], worker_id: Any) -> ClaimedJob:

@@ -19,7 +19,6 @@ from urllib.parse import parse_qs
 
 from ...errors import InvalidJobOptions, StoreError
 from ...job import ClaimedJob, Job, JobId, LogEntry, WorkerId
-from ...status import JobStatus
 from ...webhooks.delivery import DeliveryState, WebhookDelivery
 from ..limits import Budget, Limit
 from ..params import (
@@ -69,6 +68,7 @@ from ..params import (
     parse_cursor,
 )
 from ..queries import load_migrations, load_queries
+from ..rows import job_from_row
 from ..stats import summarize
 from .wakeup import SocketWakeup
 
@@ -106,35 +106,7 @@ def parse_sqlite_url(url: str) -> tuple[str, dict[str, str]]:
 
 
 def _job_from_row(row: tuple[Any, ...]) -> Job:
-    return Job(
-        cursor=str(row[0]),
-        job_id=JobId(row[1]),
-        job_type=row[2],
-        queue=row[3],
-        status=JobStatus(row[4]),
-        priority=row[5],
-        parameters=_loads(row[6]),
-        progress=_load_or_none(row[7]),
-        results=_load_or_none(row[8]),
-        error=_load_or_none(row[9]),
-        attempt=row[10],
-        max_attempts=row[11],
-        crashes=row[12],
-        max_crashes=row[13],
-        timeout=row[14],
-        checkpoint=_load_or_none(row[15]),
-        created_at_ts=row[16],
-        run_at_ts=row[17],
-        started_at_ts=row[18],
-        finished_at_ts=row[19],
-        worker_id=row[20],
-        lease_expires_at_ts=row[21],
-        parent_id=row[22],
-        depends_on=tuple(_loads(row[23])),
-        idempotency_key=row[24],
-        webhook=_load_or_none(row[25]),
-        metadata=_loads(row[26]),
-    )
+    return job_from_row(row, _load_or_none)
 
 
 class SQLiteStore:
