@@ -39,6 +39,7 @@ from .job import (
     LogEntry,
     NewJob,
     new_job_id,
+    new_job_ids,
 )
 from .maintenance.cron import MISSED_POLICIES, Periodic, validate_schedule
 from .retry import RetryPolicy
@@ -57,6 +58,8 @@ from .store.params import (
     JobPurge,
     JobRetry,
     JobRetryFailed,
+    JobRun,
+    JobRunsInsert,
     LimitDelete,
     LimitPause,
     LimitSet,
@@ -133,6 +136,11 @@ def _timestamp(value: datetime | float | int | str | None) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidJobOptions("run_at must be a datetime, ISO-8601 text or epoch seconds", field="run_at")
     return float(value)
+
+
+def _check_dict(parameters: Any) -> None:
+    if not isinstance(parameters, dict):
+        raise InvalidParameters("parameters must be a JSON object", field="parameters")
 
 
 def _check_options(
@@ -477,13 +485,17 @@ class Conveyor:
 
     def announce(self, jobs: Iterable[Job]) -> None:
         """Wake the workers that serve these newly stored jobs."""
+        self._wake([(job.status, job.queue, job.run_at_ts) for job in jobs])
+
+    def _wake(self, stored: Iterable[tuple[JobStatus, str, float]]) -> None:
+        """Wake the workers of each queue that got a pending job, and the scheduler if a job is due later."""
         queues: set[str] = set()
         earliest: float | None = None
-        for job in jobs:
-            if job.status is JobStatus.PENDING:
-                queues.add(job.queue)
-            elif job.status is JobStatus.SCHEDULED:
-                earliest = job.run_at_ts if earliest is None else min(earliest, job.run_at_ts)
+        for status, queue, run_at in stored:
+            if status is JobStatus.PENDING:
+                queues.add(queue)
+            elif status is JobStatus.SCHEDULED:
+                earliest = run_at if earliest is None else min(earliest, run_at)
         for queue in queues:
             self.store.wakeup.notify(f"j:{queue}")
         if earliest is not None:
@@ -501,7 +513,66 @@ class Conveyor:
         """Persist many jobs in one transaction: `(job_type, params)`, `(job_type, params,
         options)` or `JobSpec` items. All or nothing: one invalid item rejects the whole call.
         `connection`: as for `enqueue`."""
-        return self.insert(self._build_specs(jobs, self.clock.now()), connection=connection)
+        items = jobs if isinstance(jobs, list) else list(jobs)
+        now = self.clock.now()
+        runs = self._runs(items, now) if connection is None else None
+        if runs is None:
+            return self.insert(self._build_specs(items, now), connection=connection)
+        if not runs:
+            return []
+        self.store.job_insert_runs(JobRunsInsert(tuple(runs)))
+        self._wake((run.template.status, run.template.queue, run.template.run_at) for run in runs)
+        return [job for run in runs for job in Job.run_of(run.template, run.job_ids, run.parameters)]
+
+    def _runs(self, items: Sequence[Any], now: float) -> list[JobRun] | None:
+        """`items` as runs of consecutive jobs that share a type and options (the same options
+        object), validated; None when an item needs the general path (a `JobSpec`, an
+        idempotency key, dependencies)."""
+        ids = new_job_ids(len(items))
+        runs: list[JobRun] = []
+        job_type: Any = None
+        options: Any = None
+        validate: Callable[[Any], None] = _check_dict
+        run_ids: list[JobId] = []
+        run_params: list[dict[str, Any]] = []
+        for index, item in enumerate(items):
+            if type(item) is not tuple or not 2 <= len(item) <= 3:
+                return None
+            params = item[1] if item[1] is not None else {}
+            if item[0] != job_type or (item[2] if len(item) == 3 else None) is not options:
+                job_type, options = item[0], item[2] if len(item) == 3 else None
+                if options is not None and not isinstance(options, Mapping):
+                    return None
+                template = self._template(index, job_type, params, now, options or {})
+                if template is None:
+                    return None
+                handler = self._handlers.get(job_type)
+                validate = handler.validate if handler is not None else _check_dict
+                run_ids, run_params = [], []
+                runs.append(JobRun(template, run_ids, run_params))
+            else:
+                try:
+                    validate(params)
+                except InvalidParameters as exc:
+                    exc.args = (f"jobs[{index}]: {exc}",)
+                    raise
+            run_ids.append(ids[index])
+            run_params.append(params)
+        return runs
+
+    def _template(
+        self, index: int, job_type: Any, params: Any, now: float, options: Mapping[str, Any]
+    ) -> NewJob | None:
+        """The first job of a run, built and validated in full: the rest of the run shares all of
+        it but id and parameters. None if these options make a job a run cannot hold."""
+        try:
+            template = self.build_job(job_type, params, now=now, **options)
+        except (InvalidJobOptions, InvalidParameters, UnknownJobType) as exc:
+            exc.args = (f"jobs[{index}]: {exc}",)
+            raise
+        if template.idempotency_key is not None or template.depends_on or template.parent_id is not None:
+            return None
+        return template
 
     async def enqueue_async(
         self, job_type: str, parameters: dict[str, Any] | None = None, *, connection: Any = None, **options: Any

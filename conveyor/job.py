@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, NewType
+from typing import Any, NewType, TypeVar, dataclass_transform
 
 from .clock import to_datetime, to_iso
 from .status import JobStatus
+
+T = TypeVar("T")
 
 JobId = NewType("JobId", str)
 WorkerId = NewType("WorkerId", str)
@@ -21,12 +24,27 @@ MIN_PRIORITY, MAX_PRIORITY = 0, 10
 
 def new_job_id() -> JobId:
     """A UUIDv7: time-ordered, so ids sort by creation and index inserts stay append-only."""
-    ms = time.time_ns() // 1_000_000
-    rand = int.from_bytes(os.urandom(10), "big")
-    value = (ms & 0xFFFF_FFFF_FFFF) << 80 | 0x7 << 76 | (rand >> 62 & 0xFFF) << 64
-    value |= 0b10 << 62 | rand & 0x3FFF_FFFF_FFFF_FFFF
-    h = f"{value:032x}"  # the canonical 8-4-4-4-12 form, without building a UUID object
-    return JobId(f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}")
+    return new_job_ids(1)[0]
+
+
+def new_job_ids(n: int) -> list[JobId]:
+    """`n` UUIDv7s of this millisecond, from one read of the OS's randomness (bulk enqueue)."""
+    head = ((time.time_ns() // 1_000_000) & 0xFFFF_FFFF_FFFF) << 80 | 0x7 << 76
+    random = os.urandom(10 * n)
+    ids = []
+    for offset in range(0, 10 * n, 10):
+        rand = int.from_bytes(random[offset : offset + 10], "big")
+        h = f"{head | (rand >> 62 & 0xFFF) << 64 | 0b10 << 62 | rand & 0x3FFF_FFFF_FFFF_FFFF:032x}"
+        ids.append(JobId(f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"))  # 8-4-4-4-12, no UUID object
+    return ids
+
+
+@dataclass_transform(frozen_default=True, field_specifiers=(field,))
+def record(cls: type[T]) -> type[T]:
+    """A slotted dataclass that type checkers treat as frozen. Not frozen at run time: a frozen
+    dataclass sets each field through object.__setattr__, which makes a 27-field Job ten times
+    slower to build (3 µs vs 0.3 µs), and enqueue_many and claims build them by the thousand."""
+    return dataclass(slots=True)(cls)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +57,7 @@ class LogEntry:
         return {"timestamp": to_iso(self.timestamp), "level": self.level, "message": self.message}
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class NewJob:
     """Everything needed to insert one job; built and validated by the app, written by a store."""
 
@@ -63,7 +81,7 @@ class NewJob:
     on_dependency_failure: str = "cancel"  # or "run": run even if a dependency failed
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Job:
     """A stored job as read back; `to_dict()` is the SPEC §4 JSON."""
 
@@ -167,8 +185,22 @@ class Job:
             webhook=new.webhook,
         )
 
+    @classmethod
+    def run_of(cls, new: NewJob, job_ids: Sequence[JobId], parameters: Sequence[dict[str, Any]]) -> list[Job]:
+        """`from_new` for jobs alike in all but id and parameters (see `JobRun`), built with
+        positional arguments in field order: enqueue_many returns them by the ten thousand."""
+        t, q, s, pr, ma, mc, to = new.job_type, new.queue, new.status, new.priority, new.max_attempts, \
+            new.max_crashes, new.timeout
+        ca, ra, parent, deps, meta, hook = new.created_at, new.run_at, new.parent_id, new.depends_on, \
+            new.metadata, new.webhook
+        return [
+            cls(i, t, q, s, pr, p, None, None, None, 0, ma, ca, ra, None, None, parent, deps, None,
+                {**meta} if meta else {}, 0, mc, to, None, None, None, hook)
+            for i, p in zip(job_ids, parameters, strict=True)
+        ]
 
-@dataclass(frozen=True, slots=True)
+
+@record
 class ClaimedJob:
     """What a worker needs to run one attempt; `(job_id, attempt, worker_id)` is the fencing token."""
 

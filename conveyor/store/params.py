@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +29,23 @@ class JobInsert:
     # The caller's own DB connection (PostgreSQL: a psycopg Connection or AsyncConnection): the
     # jobs are written in its current transaction, so they exist only if the caller commits.
     connection: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class JobRun:
+    """Jobs alike in all but id and parameters, as `enqueue_many` mostly gets them. A store
+    writes a run with one statement, binding the shared columns once. The template holds those
+    columns (its own job_id and parameters are ignored) and never has an idempotency key,
+    dependencies or a batch: such jobs go through `JobInsert`."""
+
+    template: NewJob
+    job_ids: Sequence[JobId]
+    parameters: Sequence[dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class JobRunsInsert:
+    runs: tuple[JobRun, ...]  # written in order, in one transaction
 
 
 def parse_cursor(text: str | None) -> int | None:

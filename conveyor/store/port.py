@@ -33,6 +33,7 @@ from .params import (
     JobRescue,
     JobRetry,
     JobRetryFailed,
+    JobRunsInsert,
     LimitDelete,
     LimitPause,
     LimitSet,
@@ -93,6 +94,10 @@ class Store(Protocol):
     def job_insert(self, p: JobInsert) -> list[tuple[Job, bool]]:
         """Insert in one transaction; each result says whether it was created (False: an
         existing non-terminal job with the same idempotency key was returned instead)."""
+        ...
+
+    def job_insert_runs(self, p: JobRunsInsert) -> None:
+        """Insert runs of alike jobs (none with an idempotency key) in one transaction."""
         ...
 
     def job_get(self, p: JobGet) -> Job | None: ...

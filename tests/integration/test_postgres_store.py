@@ -23,7 +23,7 @@ from conveyor.store.postgres.store import PostgresStore
 from tests.conftest import require_postgres
 from tests.helpers import wait_for
 from tests.integration.conftest import running_worker
-from tests.postgres_helpers import fresh_schema, schema_of, terminate_connections
+from tests.postgres_helpers import fresh_schema, new_schema_name, schema_of, schema_url, terminate_connections
 
 pytestmark = pytest.mark.postgres
 
@@ -136,7 +136,8 @@ def test_async_enqueue_in_an_async_connection(app: Conveyor, pg_url: str) -> Non
 
 
 def test_connection_that_cannot_see_the_tables_is_a_clear_error(app: Conveyor) -> None:
-    with psycopg.connect(require_postgres()) as conn, pytest.raises(StoreError, match="cannot see Conveyor's tables"):
+    elsewhere = schema_url(require_postgres(), new_schema_name("absent"))  # a search_path with no tables
+    with psycopg.connect(elsewhere) as conn, pytest.raises(StoreError, match="cannot see Conveyor's tables"):
         app.enqueue("pdf", {}, connection=conn)
 
 

@@ -19,7 +19,7 @@ import psycopg.errors
 from ...errors import InvalidJobOptions, StoreError
 from ...job import ClaimedJob, Job, NewJob
 from ...status import JobStatus
-from ..params import JobInsert
+from ..params import JobInsert, JobRun
 from ..rows import job_from_row as shared_job_from_row
 from .database import Q, Step
 
@@ -93,6 +93,30 @@ def copy_row(j: NewJob) -> tuple[Any, ...]:
         j.idempotency_key, json_or_none(j.webhook), _json_or_empty(j.metadata, "{}"),
     )
 
+
+def insert_runs(runs: Sequence[JobRun]) -> Steps:
+    """Write runs of alike jobs (`JobRun`), each with one `job_insert_run.sql`. The server's JSON
+    functions unescape strings, and refuse \\u0000 and lone surrogates that the json column keeps
+    verbatim, so a run whose parameters hold any \\u0000 or \\ud… escape goes through COPY instead."""
+    for run in runs:
+        t = run.template
+        rows = _dumps(list(zip(run.job_ids, run.parameters, strict=True)))
+        if "\\u0000" in rows or "\\ud" in rows:
+            yield Copy(Q["job_insert_copy"], [
+                (job_id, t.job_type, t.queue, t.status.value, t.priority, _dumps(params), t.max_attempts,
+                 t.max_crashes, t.timeout, t.created_at, t.run_at, t.parent_id, "[]", None,
+                 json_or_none(t.webhook), _json_or_empty(t.metadata, "{}"))
+                for job_id, params in zip(run.job_ids, run.parameters, strict=True)
+            ])
+            continue
+        yield Q["job_insert_run"], {
+            "job_type": t.job_type, "queue": t.queue, "status": t.status.value, "priority": t.priority,
+            "max_attempts": t.max_attempts, "max_crashes": t.max_crashes, "timeout": t.timeout,
+            "created_at": t.created_at, "run_at": t.run_at, "parent_id": t.parent_id,
+            "webhook": json_or_none(t.webhook), "metadata": _json_or_empty(t.metadata, "{}"),
+            "on_dependency_failure": t.on_dependency_failure, "rows": rows,
+        }
+    return []
 
 def keys_of(jobs: Sequence[NewJob]) -> list[str]:
     return [j.idempotency_key for j in jobs if j.idempotency_key is not None]

@@ -53,6 +53,7 @@ from ..params import (
     JobRescue,
     JobRetry,
     JobRetryFailed,
+    JobRunsInsert,
     LimitDelete,
     LimitPause,
     LimitSet,
@@ -82,6 +83,7 @@ from .insert import (
     claimed_from_row,
     copy_row,
     insert_graph,
+    insert_runs,
     insert_step,
     is_graph,
     job_from_row,
@@ -203,6 +205,10 @@ class PostgresStore:
             return [(Job.from_new(j), True) for j in p.jobs]
         inserted, live = self._db.pipelined([insert, (Q["job_get_by_idempotency_key"], {"keys": keys})])
         return merge_inserted(p.jobs, inserted.fetchall(), live.fetchall())
+
+    def job_insert_runs(self, p: JobRunsInsert) -> None:
+        if p.runs:
+            self._db.run(lambda conn: _in_transaction(conn, insert_runs(p.runs)))
 
     def _insert_on(self, conn: Any, p: JobInsert) -> list[tuple[Job, bool]]:
         """Write in the caller's transaction; the NOTIFY rides along, delivered only at COMMIT."""
