@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from urllib.parse import parse_qs
 
 from ...errors import InvalidJobOptions, StoreError
-from ...job import ClaimedJob, Job, JobId, LogEntry, WorkerId
+from ...job import ClaimedJob, Job, JobId, LogEntry, NewJob, WorkerId
 from ...webhooks.delivery import DeliveryState, WebhookDelivery
 from ..limits import Budget, Limit
 from ..params import (
@@ -264,21 +264,23 @@ class SQLiteStore:
     # -- enqueue -------------------------------------------------------------------------------
 
     def job_insert(self, p: JobInsert) -> list[tuple[Job, bool]]:
+        if len(p.jobs) == 1 and not p.batches and p.jobs[0].idempotency_key is None and not p.jobs[0].depends_on:
+            return [(self._insert_one(p.jobs[0]), True)]
         with self._write() as conn:
             return self._insert_jobs(conn, p)
 
+    def _insert_one(self, job: NewJob) -> Job:
+        """One plain job (`enqueue`): one INSERT in autocommit, its own transaction, without the
+        BEGIN and COMMIT round trips. A busy lock fails the statement before it writes anything,
+        so retrying it is safe."""
+        try:
+            _retry_busy(self._conn().execute, Q.job_insert, _insert_row(job))
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"write to {self.path} failed: {exc}") from exc
+        return Job.from_new(job)
+
     def _insert_jobs(self, conn: sqlite3.Connection, p: JobInsert) -> list[tuple[Job, bool]]:
-        rows = [
-            (
-                j.job_id, j.job_type, j.queue, j.status.value, j.priority,
-                _dumps(j.parameters) if j.parameters else "{}",  # empty: skip the encoder (hot path)
-                j.max_attempts, j.max_crashes, j.timeout, j.created_at, j.run_at, j.parent_id,
-                _dumps(list(j.depends_on)) if j.depends_on else "[]", j.idempotency_key,
-                _json_or_none(j.webhook), _dumps(j.metadata) if j.metadata else "{}",
-                1 if j.held else 0, j.on_dependency_failure,
-            )
-            for j in p.jobs
-        ]
+        rows = [_insert_row(j) for j in p.jobs]
         if p.batches:
             batches = [(b.batch_id, b.total, b.max_concurrency, int(b.fail_on_child_failure)) for b in p.batches]
             conn.executemany(Q.batch_insert, batches)
@@ -718,6 +720,18 @@ class SQLiteStore:
 
 BUSY_TIMEOUT_SECONDS = 30.0
 T = TypeVar("T")
+
+
+def _insert_row(j: NewJob) -> tuple[Any, ...]:
+    """A `job_insert.sql` row."""
+    return (
+        j.job_id, j.job_type, j.queue, j.status.value, j.priority,
+        _dumps(j.parameters) if j.parameters else "{}",  # empty: skip the encoder (hot path)
+        j.max_attempts, j.max_crashes, j.timeout, j.created_at, j.run_at, j.parent_id,
+        _dumps(list(j.depends_on)) if j.depends_on else "[]", j.idempotency_key,
+        _json_or_none(j.webhook), _dumps(j.metadata) if j.metadata else "{}",
+        1 if j.held else 0, j.on_dependency_failure,
+    )
 
 
 def _retry_busy(fn: Callable[..., T], *args: Any) -> T:

@@ -1,4 +1,4 @@
--- INDEXED BY: without it the planner may take conveyor_jobs_status and sort every pending row.
+-- INDEXED BY: without it the planner may take another index and sort every pending row.
 UPDATE conveyor_jobs
 SET status = 'running', attempt = attempt + 1, worker_id = :worker_id,
     started_at = :now, lease_expires_at = :lease_expires_at
