@@ -1,8 +1,12 @@
-"""Claims due jobs in batches up to free capacity; sleeps until pushed a wake-up (or a due time)."""
+"""Claims due jobs in batches up to free capacity; sleeps until pushed a wake-up (or a due time).
+
+While it sleeps, the wake-up listener may claim for it (eager.py) where the store's listener
+allows that: the claimed jobs start as soon as they reach the event loop."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import math
 from collections.abc import Callable
@@ -10,8 +14,9 @@ from collections.abc import Callable
 from ..clock import Clock
 from ..job import ClaimedJob, WorkerId
 from ..store import Store
-from ..store.params import JobClaim
+from ..store.params import ClaimResult, JobClaim
 from .dbthread import DbThread
+from .eager import EagerClaim
 
 log = logging.getLogger("conveyor.worker")
 
@@ -46,15 +51,31 @@ class Fetcher:
         self._capacity = asyncio.Event()
         self._next_due = 0.0  # earliest scheduled run_at we know of; 0 forces a look
         self._hint = math.inf  # scheduled work announced while a claim was in flight
+        self._announced = False  # a wake-up since the last claim: look (again)
+        self._eager: EagerClaim[ClaimResult] | None = None
+        self._eager_limit = 0
+        self.eager_claimed = 0  # eager claims delivered so far
+        self._eager_full = False  # the last one filled its limit: there may be more
         self.stopping = False
         self.limited = False  # fleet-wide limits exist: finished jobs may unblock other workers
 
     # -- signals from elsewhere ----------------------------------------------------------------
 
+    def wants(self, message: str) -> bool:
+        """Whether a wake-up message announces jobs this worker serves (any thread)."""
+        kind, _, arg = message.partition(":")
+        return kind == "j" and (arg == "*" or self._queues is None or arg in self._queues)
+
+    def make_eager(self) -> EagerClaim[ClaimResult]:
+        """Let the listener thread claim while this fetcher sleeps: its `on_messages` is the hook."""
+        self._eager = EagerClaim(asyncio.get_running_loop(), self.wants, self._claimed)
+        return self._eager
+
     def on_message(self, message: str) -> None:
         kind, _, arg = message.partition(":")
         if kind == "j":
-            if arg == "*" or self._queues is None or arg in self._queues:
+            if self.wants(message):
+                self._announced = True
                 self._wake.set()
         elif kind == "s":
             try:
@@ -63,6 +84,7 @@ class Fetcher:
                 due = 0.0
             self._next_due = min(self._next_due, due)
             self._hint = min(self._hint, due)  # survives a claim that was already under way
+            self._announced = True
             self._wake.set()
 
     def slot_freed(self) -> None:
@@ -79,15 +101,38 @@ class Fetcher:
         now = self._clock.now()
         promote = now >= self._next_due
         self._hint = math.inf
+        self._announced = False
         params = JobClaim(self._worker_id, self._queues, limit, now, self._lease, promote_due=promote)
         result = await self._db.call(self._store.job_claim, params)
         if promote:
             seen = result.next_scheduled_at if result.next_scheduled_at is not None else math.inf
             self._next_due = min(seen, self._hint)
+        self._learn(result)
+        return result.jobs
+
+    def _learn(self, result: ClaimResult) -> None:
         self.limited = result.limited
         if result.next_check_at is not None:  # a rate limit refills then: look again
             self._next_due = min(self._next_due, result.next_check_at)
-        return result.jobs
+
+    def _eager_claim(self, limit: int) -> ClaimResult:
+        """The claim an armed EagerClaim runs (on the listener thread): no promotion of due jobs,
+        which the fetcher's own timed claims do."""
+        params = JobClaim(self._worker_id, self._queues, limit, self._clock.now(), self._lease, promote_due=False)
+        return self._store.job_claim(params)
+
+    def _claimed(self, result: ClaimResult | None, error: BaseException | None) -> None:
+        """An eager claim's outcome, on the event loop: start its jobs right here."""
+        if error is not None or result is None:
+            log.warning("claiming on a wake-up failed (%s); claiming again", error)
+            self._announced = True
+        else:
+            self._learn(result)
+            self.eager_claimed += 1
+            self._eager_full = len(result.jobs) >= self._eager_limit
+            for job in result.jobs:  # even if told to stop meanwhile: shutdown finishes or releases them
+                self._start(job)
+        self._wake.set()
 
     async def _sleep(self, event: asyncio.Event, until_due: bool = True) -> None:
         timeout = self._poll
@@ -101,7 +146,29 @@ class Fetcher:
             if timeout >= self._poll:  # a quiet poll interval: look for due work even if unannounced
                 self._next_due = min(self._next_due, self._clock.now())
 
+    async def _idle(self, limit: int) -> bool:
+        """Sleep until a wake-up, a due time or a poll, armed so that the listener may claim
+        meanwhile. True: look for jobs now; False: an eager claim took what was announced."""
+        if self._announced or self.stopping:
+            return True
+        self._wake.clear()
+        eager = self._eager
+        if eager is None:
+            await self._sleep(self._wake)
+            return True
+        runs = self.eager_claimed
+        self._eager_limit = limit
+        eager.arm(functools.partial(self._eager_claim, limit))
+        try:
+            await self._sleep(self._wake)
+        finally:
+            busy = eager.disarm()
+            if busy is not None:  # claimed but not delivered yet: its jobs start before we claim more
+                await busy
+        return self.eager_claimed == runs or self._eager_full or self._announced
+
     async def run(self) -> None:
+        look = True
         while not self.stopping:
             free = self._concurrency - self._in_flight()
             if free <= 0:
@@ -110,14 +177,15 @@ class Fetcher:
                     await self._sleep(self._capacity, until_due=False)
                 continue
             limit = min(free, self._batch)
-            self._wake.clear()
-            try:
-                jobs = await self._claim(limit)
-            except Exception:
-                log.exception("claiming jobs failed; retrying")
-                await asyncio.sleep(min(self._poll, 1.0))
-                continue
-            for job in jobs:  # even if told to stop meanwhile: shutdown finishes or releases them
-                self._start(job)
-            if len(jobs) < limit:
-                await self._sleep(self._wake)
+            if look:
+                try:
+                    jobs = await self._claim(limit)
+                except Exception:
+                    log.exception("claiming jobs failed; retrying")
+                    await asyncio.sleep(min(self._poll, 1.0))
+                    continue
+                for job in jobs:  # even if told to stop meanwhile: shutdown finishes or releases them
+                    self._start(job)
+                if len(jobs) >= limit:
+                    continue
+            look = await self._idle(limit)

@@ -17,6 +17,7 @@ import logging
 import os
 import select
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
@@ -144,6 +145,7 @@ class PgListener:
         self._messages: collections.deque[str] = collections.deque()
         self._lock = threading.Lock()
         self._closed = False
+        self._intercept: Callable[[list[str]], list[str]] | None = None
         self._ready_r, self._ready_w = os.pipe()  # readable: messages waiting (the stable fileno)
         self._stop_r, self._stop_w = os.pipe()  # readable: close() was called
         for fd in (self._ready_r, self._ready_w, self._stop_r, self._stop_w):
@@ -169,6 +171,13 @@ class PgListener:
             self._messages.clear()
         return messages
 
+    def intercept(self, hook: Callable[[list[str]], list[str]] | None) -> None:
+        """Run `hook` on the listening thread with each batch of messages as it arrives, before
+        the hand-over: it may act on them there and then (an idle worker claims the announced
+        jobs without waiting for its event loop) and returns the messages still to hand over.
+        It must not raise; the thread blocks while it runs."""
+        self._intercept = hook
+
     def close(self) -> None:
         with self._lock:
             if self._closed:
@@ -182,6 +191,16 @@ class PgListener:
                 os.close(fd)
 
     # -- the listening thread ------------------------------------------------------------------
+
+    def _deliver(self, messages: list[str]) -> None:
+        hook = self._intercept
+        if hook is not None and not self._closed:
+            try:
+                messages = hook(messages)
+            except Exception:  # a bug in the hook must not kill the listener: hand everything over
+                log.exception("wake-up hook failed")
+        if messages:
+            self._push(messages)
 
     def _push(self, messages: list[str]) -> None:
         with self._lock:
@@ -210,12 +229,12 @@ class PgListener:
                 delay = min(delay * 2, RECONNECT_MAX_SECONDS)
                 continue
             try:
-                conn.add_notify_handler(lambda n: self._push([n.payload]))
+                conn.add_notify_handler(lambda n: self._deliver([n.payload]))
                 conn.execute(self._listen)
                 if self.connected.is_set():
                     self.reconnects += 1
                     log.info("LISTEN connection to %s re-established", self._target.where)
-                    self._push(list(MISSED))
+                    self._deliver(list(MISSED))
                 self.connected.set()
                 delay = 0.05
                 self._pump(conn)
@@ -242,6 +261,6 @@ class PgListener:
             while (n := pgconn.notifies()) is not None:
                 batch.append(n.extra.decode())
             if batch:
-                self._push(batch)
+                self._deliver(batch)
             if pgconn.status != psycopg.pq.ConnStatus.OK:
                 raise psycopg.OperationalError("connection closed by the server")

@@ -1,0 +1,83 @@
+"""An idle PostgreSQL worker claims on its LISTEN thread the moment a wake-up arrives
+(worker/eager.py): jobs run, concurrency is never exceeded, and no wake-up is lost when the
+listener's claims and the fetcher's own claims interleave. The fallback poll is 30 s, so any
+lost wake-up shows up as a timeout far below it."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from conveyor import Conveyor, JobContext, JobStatus
+from conveyor.settings import Settings
+from tests.conftest import require_postgres
+from tests.helpers import wait_for
+from tests.integration.conftest import running_worker
+from tests.postgres_helpers import fresh_schema
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def app() -> Iterator[Conveyor]:
+    with fresh_schema(require_postgres(), "eager") as url:
+        app = Conveyor(settings=Settings(database_url=url, poll_interval=30.0))
+        app.open()
+        yield app
+        app.close()
+
+
+def all_done(app: Conveyor, job_ids: list[str]) -> bool:
+    return all(app.get(job_id).status is JobStatus.COMPLETED for job_id in job_ids)
+
+
+def test_idle_worker_claims_announced_jobs_on_the_listener_thread(app: Conveyor) -> None:
+    threads: list[str] = []
+
+    @app.handler("note")
+    async def note(ctx: JobContext, params: dict[str, Any]) -> None:
+        threads.append(threading.current_thread().name)
+
+    with running_worker(app, concurrency=4) as worker:
+        job_ids = []
+        for _ in range(5):  # one at a time, each to a worker that went idle again
+            job = app.enqueue("note", {})
+            job_ids.append(job.job_id)
+            wait_for(lambda job=job: app.get(job.job_id).status is JobStatus.COMPLETED, timeout=10, what="job done")
+        assert worker.fetcher.eager_claimed >= 1
+    assert len(threads) == 5
+
+
+def test_concurrency_holds_while_eager_and_own_claims_interleave(app: Conveyor) -> None:
+    lock = threading.Lock()
+    running = {"now": 0, "max": 0}
+
+    @app.handler("hold")
+    async def hold(ctx: JobContext, params: dict[str, Any]) -> None:
+        with lock:
+            running["now"] += 1
+            running["max"] = max(running["max"], running["now"])
+        await asyncio.sleep(params["seconds"])
+        with lock:
+            running["now"] -= 1
+
+    rng = random.Random(7)
+    with running_worker(app, concurrency=3, claim_batch=2) as worker:
+        job_ids = []
+        for _ in range(40):  # singles and bursts, some while the worker is full, some while idle
+            burst = rng.choice([1, 1, 1, 2, 5])
+            specs = [("hold", {"seconds": rng.choice([0.0, 0.005, 0.02])}) for _ in range(burst)]
+            if rng.random() < 0.5:  # one wake-up for the lot: more than one claim's worth
+                job_ids += [job.job_id for job in app.enqueue_many(specs)]
+            else:
+                job_ids += [app.enqueue(job_type, params).job_id for job_type, params in specs]
+            if rng.random() < 0.3:  # let the worker drain and go idle (armed) before the next enqueue
+                wait_for(lambda ids=job_ids: all_done(app, ids), timeout=10, what="drained")
+        wait_for(lambda: all_done(app, job_ids), timeout=10, what="every job done, no wake-up lost")
+        assert worker.fetcher.eager_claimed >= 1
+    assert running["max"] <= 3
