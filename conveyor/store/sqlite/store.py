@@ -19,6 +19,7 @@ from urllib.parse import parse_qs
 
 from ...errors import InvalidJobOptions, StoreError
 from ...job import ClaimedJob, Job, JobId, LogEntry, NewJob, WorkerId
+from ...status import TERMINAL_STATUSES
 from ...webhooks.delivery import DeliveryState, WebhookDelivery
 from ..limits import Budget, Limit
 from ..params import (
@@ -385,8 +386,13 @@ class SQLiteStore:
 
     def job_list(self, p: JobList) -> JobPage:
         cursor = parse_cursor(p.cursor)
+        query = Q.job_list  # newest first through the table, filtering: right when most rows match
+        if p.parent_id is not None:
+            query = Q.job_list_parent
+        elif p.status in TERMINAL_STATUSES:
+            query = Q.job_list_done
         rows = self._read(
-            Q.job_list,
+            query,
             {
                 "status": p.status.value if p.status else None,
                 "job_type": p.job_type,

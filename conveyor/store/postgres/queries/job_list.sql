@@ -6,6 +6,6 @@ WHERE (%(status)s::text IS NULL OR status = %(status)s::text)
   AND (%(job_type)s::text IS NULL OR job_type = %(job_type)s::text)
   AND (%(queue)s::text IS NULL OR queue = %(queue)s::text)
   AND (%(parent_id)s::text IS NULL OR parent_id = %(parent_id)s::text)
-  AND (%(cursor)s::bigint IS NULL OR id < %(cursor)s::bigint)
+  AND id < COALESCE(%(cursor)s::bigint, 9223372036854775807)  -- a range the index can seek to, on any page
 ORDER BY id DESC
 LIMIT %(limit)s

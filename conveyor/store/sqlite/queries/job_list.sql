@@ -6,6 +6,6 @@ WHERE (:status IS NULL OR status = :status)
   AND (:job_type IS NULL OR job_type = :job_type)
   AND (:queue IS NULL OR queue = :queue)
   AND (:parent_id IS NULL OR parent_id = :parent_id)
-  AND (:cursor IS NULL OR id < :cursor)
+  AND id < COALESCE(:cursor, 9223372036854775807)  -- a range the index can seek to, on any page
 ORDER BY id DESC
 LIMIT :limit
