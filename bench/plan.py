@@ -1,7 +1,8 @@
-"""What the benchmark measures: workloads (W1–W4 of issue 6), their sizes, and issue 2's targets."""
+"""What the benchmark measures: workloads (W1–W6 of issue 6), their sizes, and issue 2's targets."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -67,11 +68,15 @@ class Sizes:
     claim_big: int = 1_000_000
     claim_batch: int = 100
     claims: int = 30
+    fanout: int = 10_000
+    cpu_jobs: int = 200
+    cpu_job_ms: float = 20.0  # what one W6 job is calibrated to cost (bench/systems/_cpu.py)
 
 
 FULL = Sizes()
 QUICK = Sizes(single=2_000, bulk=20_000, bulk_batches=(10_000,), drain=2_000, latency_jobs=50,
-              claim_big=100_000, claims=10)
+              claim_big=100_000, claims=10, fanout=1_000, cpu_jobs=40)
+CORES = os.cpu_count() or 1
 
 
 def cases(s: Sizes, concurrency: int, claim_batch: int) -> list[Case]:
@@ -112,11 +117,27 @@ def cases(s: Sizes, concurrency: int, claim_batch: int) -> list[Case]:
         Row("latency_p95", "W3 latency", "p95", "p95_ms", "ms"),
         Row("latency_p99", "W3 latency", "p99", "p99_ms", "ms"),
     )))
+    claim = (f"one claim of {s.claim_batch} (a peer: one fetch as its worker does it, {s.claim_batch} "
+             "where it fetches batches, else 1 — `batch` in the notes), per job claimed")
     out.append(Case("claim", "claim", {"batch": s.claim_batch, "claims": s.claims}, (
-        Row("claim_small", "W4 claim", f"one claim of {s.claim_batch} with {s.claim_small:,} pending",
-            "small_ms", "ms"),
-        Row("claim_big", "W4 claim", f"one claim of {s.claim_batch} with {s.claim_big:,} pending", "big_ms", "ms"),
-        Row("claim_ratio", "W4 claim", f"{s.claim_big:,} vs {s.claim_small:,} pending", "ratio", "×",
+        Row("claim_small", "W4 claim", f"{claim}, {s.claim_small:,} pending", "small_us_per_job", "µs/job"),
+        Row("claim_big", "W4 claim", f"the same, {s.claim_big:,} pending", "big_us_per_job", "µs/job"),
+        Row("claim_ratio", "W4 claim", f"{s.claim_big:,} vs {s.claim_small:,} pending (claim time)", "ratio", "×",
             Target("<=", 1.5)),
     ), stores={"small_url": (s.claim_small, False), "big_url": (s.claim_big, True)}))
+    params = {"n": s.fanout, "processes": CORES, "concurrency": concurrency, "claim_batch": claim_batch}
+    out.append(Case("fanout", "fanout", params, (
+        Row("fanout", "W5 fan-out/in",
+            f"{s.fanout:,} no-op children, then one fan-in job after all: seconds from the enqueue call to "
+            f"the fan-in job's start; {CORES} worker processes, idle when it starts (children/s in the notes)",
+            "fanin_s", "s"),
+    )))
+    ideal = CORES / (s.cpu_job_ms / 1000)
+    params = {"n": s.cpu_jobs, "processes": CORES, "concurrency": 1}
+    out.append(Case("cpu", "cpu", params, (
+        Row("cpu", "W6 CPU-bound",
+            f"{s.cpu_jobs} jobs of ≈ {s.cpu_job_ms:g} ms pure Python onto {CORES} idle worker processes "
+            f"(one per core); first start → last end; ideal {CORES} ÷ {s.cpu_job_ms:g} ms = {ideal:,.0f}/s",
+            "jobs_per_s", "jobs/s"),
+    )))
     return out

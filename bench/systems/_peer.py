@@ -28,13 +28,34 @@ _pid = 0
 
 
 def stamp(i: int) -> None:
-    global _fd, _pid
     now = time.time()
-    if _fd is None or _pid != os.getpid():  # a forked child gets its own file
+    stamp_line(b"%d %.6f\n" % (i, now))  # a forked child gets its own file (see stamp_line)
+
+
+def stamp_end(i: int) -> None:
+    """A CPU-bound handler's end (W6): "i time e", ignored by `read_stamps`, read by `read_ends`."""
+    now = time.time()
+    stamp_line(b"%d %.6f e\n" % (i, now))
+
+
+def stamp_line(line: bytes) -> None:
+    global _fd, _pid
+    if _fd is None or _pid != os.getpid():
         _pid = os.getpid()
         path = os.path.join(os.environ["BENCH_STAMP_DIR"], f"{_pid}-{id(object())}.txt")
         _fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    os.write(_fd, b"%d %.6f\n" % (i, now))
+    os.write(_fd, line)
+
+
+def read_ends(folder: str) -> dict[int, float]:
+    out: dict[int, float] = {}
+    for path in glob.glob(os.path.join(folder, "*.txt")):
+        with open(path, "rb") as fh:
+            for line in fh.read().splitlines():
+                parts = line.split()
+                if len(parts) == 3 and parts[2] == b"e":
+                    out[int(parts[0])] = float(parts[1])
+    return out
 
 
 def read_stamps(folder: str) -> dict[int, float]:
@@ -174,3 +195,34 @@ def timed(n: int, fn: Any) -> dict[str, Any]:
     fn()
     elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
     return {"jobs_per_s": n / elapsed, "us_per_job": elapsed / n * 1e6, "cpu_us_per_job": cpu / n * 1e6}
+
+
+# -- W6 CPU-bound --------------------------------------------------------------------------------
+
+
+def cpu_run(enqueue: Any, n: int, commands: list[list[str]], extra_env: dict[str, str],
+            timeout: float = 600) -> dict[str, Any]:
+    """W6 for a peer: start the workers on an empty queue; `2 × cores` warm-up jobs (negative
+    indexes) run first and then a 1 s pause, so every worker process is up; then `enqueue(list of
+    indexes)` sends the `n` CPU-bound jobs (its bulk API where it has one). Figure: n ÷ (first
+    handler start → last handler end) of those n, with the loop's cost measured here."""
+    from bench.systems import _cpu
+
+    job_s = _cpu.job_seconds()
+    cores = os.cpu_count() or 1
+    warm = [-1 - w for w in range(2 * cores)]
+    with stamp_dir() as folder, workers(commands, extra_env) as procs:
+        enqueue(warm)
+        wait_stamps(folder, 2 * len(warm), procs, timeout=180)
+        time.sleep(1.0)
+        start = time.perf_counter()
+        enqueue(list(range(n)))
+        enqueued = time.perf_counter() - start
+        wait_stamps(folder, 2 * (len(warm) + n), procs, timeout=timeout)
+        starts, ends = read_stamps(folder), read_ends(folder)
+    missing = [i for i in range(n) if i not in starts or i not in ends]
+    if missing:
+        raise RuntimeError(f"{len(missing)} of {n} CPU jobs did not run")
+    first = min(starts[i] for i in range(n))
+    last = max(ends[i] for i in range(n))
+    return {**_cpu.figures(n, first, last, job_s, cores=cores), "enqueue_s": enqueued}

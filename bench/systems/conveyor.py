@@ -294,4 +294,60 @@ def claim(small_url: str, big_url: str, batch: int, claims: int) -> dict[str, An
                 if i >= 3:  # the first claims warm the page cache
                     times[name].append(elapsed * 1000)
     small_ms, big_ms = statistics.median(times["small"]), statistics.median(times["big"])
-    return {"small_ms": small_ms, "big_ms": big_ms, "ratio": big_ms / small_ms}
+    return claim_figures(small_ms, big_ms, batch)
+
+
+def claim_figures(small_ms: float, big_ms: float, batch: int) -> dict[str, Any]:
+    return {"small_us_per_job": small_ms * 1000 / batch, "big_us_per_job": big_ms * 1000 / batch,
+            "ratio": big_ms / small_ms, "small_ms": small_ms, "big_ms": big_ms, "batch": batch}
+
+
+# -- W5 fan-out / fan-in -------------------------------------------------------------------------
+
+
+def fanout(store_url: str, n: int, processes: int, concurrency: int, claim_batch: int) -> dict[str, Any]:
+    """`n` no-op children in a group, then one fan-in job after all of them:
+    `app.enqueue_workflow(chain(group(n × step("noop")), step("stamp")))`, one transaction; the
+    fan-in job depends on every child. Workers are up and idle first; the figure is the fan-in
+    handler's start (its own clock, in its result) − the time just before the enqueue call."""
+    from conveyor import chain, group, step
+
+    with _app(store_url) as app, _worker(store_url, processes, concurrency, claim_batch) as proc:
+        _wait_workers(store_url, processes, proc)
+        time.sleep(0.3)
+        called = time.time()
+        handle = app.enqueue_workflow(chain(group(*(step("noop", {"i": i}) for i in range(n))), step("stamp")))
+        enqueued = time.time()
+        fan_in = app.wait(handle.tail_ids[0], timeout=max(300.0, n / 20))
+        if fan_in.status is not JobStatus.COMPLETED:
+            raise RuntimeError(f"the fan-in job ended {fan_in.status.value}")
+        children = [j for j in _all_jobs(app) if j.job_type == "noop"]
+        if len(children) != n or any(j.status is not JobStatus.COMPLETED for j in children):
+            raise RuntimeError(f"{sum(j.status is JobStatus.COMPLETED for j in children)} of {n} children completed")
+        last_child = max(j.finished_at_ts for j in children)
+    started = float(fan_in.results["t"])
+    return {"fanin_s": started - called, "children_per_s": n / (started - called), "enqueue_s": enqueued - called,
+            "last_child_to_fanin_ms": (started - last_child) * 1000}
+
+
+# -- W6 CPU-bound --------------------------------------------------------------------------------
+
+
+def cpu(store_url: str, n: int, processes: int, concurrency: int, **_: Any) -> dict[str, Any]:
+    """`n` jobs of ~20 ms pure-Python work (a sync handler) onto idle workers:
+    `conveyor worker --processes <cores> --concurrency <c>`; one `enqueue_many`; the figure is
+    n ÷ (first `started_at` → last `finished_at`). A sync handler runs on a pooled thread, so
+    the threads of one process share its GIL: one job at a time per process (concurrency 1) and a
+    process per core is the configuration that uses every core."""
+    from . import _cpu
+
+    job_s = _cpu.job_seconds()
+    with _app(store_url) as app, _worker(store_url, processes, concurrency, claim_batch=concurrency) as proc:
+        _wait_workers(store_url, processes, proc)
+        time.sleep(0.3)
+        start = time.perf_counter()
+        queued = app.enqueue_many([("cpu", {"i": i}) for i in range(n)])
+        enqueued = time.perf_counter() - start
+        _wait_drained(app, queued[0].job_id, queued[-1].job_id, proc, timeout=max(300.0, n))
+        first, last_done, _ = _drain_window(app, n)
+    return {**_cpu.figures(n, first, last_done, job_s), "enqueue_s": enqueued, "processes": processes}

@@ -5,7 +5,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from conveyor import Conveyor, JobContext
+from conveyor import Conveyor, JobContext, SyncJobContext
+
+from ._cpu import burn
 
 
 async def noop(ctx: JobContext, params: dict[str, Any]) -> None:
@@ -17,9 +19,15 @@ async def stamp(ctx: JobContext, params: dict[str, Any]) -> dict[str, float]:
     return {"t": time.time()}
 
 
+def cpu(ctx: SyncJobContext, params: dict[str, Any]) -> None:
+    """W6: ~20 ms of pure-Python CPU work, a sync handler (Conveyor runs it on a pooled thread)."""
+    burn()
+
+
 def register(app: Conveyor) -> Conveyor:
     app.register("noop", noop)
     app.register("stamp", stamp)
+    app.register("cpu", cpu)
     return app
 
 
