@@ -153,6 +153,21 @@ def targets_for(args: argparse.Namespace, workdir: Path) -> tuple[list[tuple[Sys
     return targets, skipped
 
 
+def workload_notes(targets: list[tuple[System, str, Stores]], plan: list[Case]) -> list[str]:
+    """Per system/store: each planned workload it does not run, and why; how it is set up for a
+    workload when that differs from its drain configuration."""
+    notes = []
+    for system, kind, _ in targets:
+        for function in dict.fromkeys(c.function for c in plan):
+            keys = ", ".join(c.key for c in plan if c.function == function)
+            if not system.runs(function):
+                why = system.why_not.get(function, "no such workload or API")
+                notes.append(f"{system.name}/{kind}: not run: {keys}: {why}")
+            elif function in system.configs:
+                notes.append(f"{system.name}/{kind} {keys}: {system.configs[function]}")
+    return notes
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     sizes = QUICK if args.quick else FULL
@@ -163,10 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="conveyor-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
     targets, skipped = targets_for(args, workdir)
-    for system, kind, _ in targets:
-        missing = sorted({c.key for c in plan if not system.runs(c.function)})
-        if missing:
-            skipped.append(f"{system.name}/{kind}: not run (no such workload or API): {', '.join(missing)}")
+    skipped += workload_notes(targets, plan)
     outcome = Outcome(plan=plan, runs=args.runs, quick=args.quick, skipped=skipped, load_before=os.getloadavg())
     started = time.monotonic()
     try:

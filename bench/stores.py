@@ -17,7 +17,13 @@ from urllib.parse import urlsplit, urlunsplit
 
 
 class Stores:
-    """Hands out store URLs of one kind; `fresh()` for a run, `kept()` for a reused fixture."""
+    """Hands out store URLs of one kind; `fresh()` for a run, `kept()` for a reused fixture.
+
+    Redis: every fresh store is the one database of `--redis` (each peer flushes it at the start
+    of a run); a kept fixture (W4's 1M backlog) gets a database of its own, the next numbers after
+    it, one per fixture over all Redis peers, flushed by `close()`."""
+
+    _redis_dbs_used = 0  # across every Stores of the run: each kept fixture needs its own database
 
     def __init__(self, kind: str, workdir: Path, postgres_url: str | None = None, redis_url: str | None = None) -> None:
         self.kind = kind
@@ -39,13 +45,26 @@ class Stores:
         """A store that lives until `close()`: (url, created now)."""
         if name in self._kept:
             return self._kept[name], False
+        if self.kind == "redis":
+            assert self.redis_url is not None
+            parts = urlsplit(self.redis_url)
+            Stores._redis_dbs_used += 1
+            db = int(parts.path.lstrip("/") or 0) + Stores._redis_dbs_used
+            if db > 15:
+                raise RuntimeError(f"no Redis database left for fixture {name} (a default server has 16)")
+            url = urlunsplit(parts._replace(path=f"/{db}"))
+            self._kept[name] = url
+            return url, True
         url = self._create(f"bench_kept_{name}_{uuid.uuid4().hex[:6]}")
         self._kept[name] = url
         return url, True
 
     def close(self) -> None:
         for url in self._kept.values():
-            self._drop(self._name_of(url))
+            if self.kind == "redis":
+                redis_flush(url)
+            else:
+                self._drop(self._name_of(url))
         self._kept.clear()
 
     def _name_of(self, url: str) -> str:
@@ -83,6 +102,23 @@ def _admin(url: str) -> Iterator[Any]:
 
     with psycopg.connect(url, autocommit=True, connect_timeout=5) as conn:
         yield conn
+
+
+def redis_flush(url: str) -> None:
+    """FLUSHDB of the database in `url` (a bare socket: no Redis client in this environment)."""
+    import socket
+
+    parts = urlsplit(url)
+    db = parts.path.lstrip("/") or "0"
+    with contextlib.suppress(OSError), socket.create_connection(
+            (parts.hostname or "127.0.0.1", parts.port or 6379), timeout=30) as sock:
+        sock.sendall(f"SELECT {db}\r\nFLUSHDB\r\n".encode())
+        reply = b""
+        while reply.count(b"\r\n") < 2:
+            chunk = sock.recv(64)
+            if not chunk:
+                break
+            reply += chunk
 
 
 def redis_problem(url: str) -> str | None:

@@ -19,7 +19,9 @@ PEERS_VENV = ROOT / "bench" / ".peers-venv"
 # one environment (see NOT_RUN).
 PEER_PACKAGES = ("huey>=2.5", "redis>=6.1", "rq>=2", "procrastinate>=3", "pgqueuer>=0.20", "psycopg[binary]>=3.2",
                  "asyncpg>=0.29", "celery[redis]>=5.4", "dramatiq[redis]>=1.17")
-PEER_FUNCTIONS = ("enqueue_single", "enqueue_bulk", "drain", "latency")
+PEER_FUNCTIONS = ("enqueue_single", "enqueue_bulk", "drain", "latency", "claim", "fanout", "cpu")
+NO_BULK = "no bulk enqueue API"
+NO_FANIN = "no fan-in primitive (nothing runs a job after a set of jobs has finished, server-side)"
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,10 @@ class System:
     venv: str = ".peers-venv"  # under bench/; a peer whose pins clash with the others gets its own
     packages: tuple[str, ...] = ()  # what that venv installs (empty: PEER_PACKAGES)
     extra: dict[str, str] = field(default_factory=dict)
+    # why a workload function is not run for this system (listed under the table, never dropped)
+    why_not: dict[str, str] = field(default_factory=dict)
+    # how its workers/calls are set up per workload function, when that differs from `config`
+    configs: dict[str, str] = field(default_factory=dict)
 
     def runs(self, function: str) -> bool:
         return self.functions is None or function in self.functions
@@ -42,11 +48,21 @@ class System:
 SYSTEMS: dict[str, System] = {
     "conveyor": System("conveyor", "bench.systems.conveyor", sys.executable, ("sqlite", "postgres")),
     "huey": System("huey", "bench.systems.huey", "", ("sqlite", "redis"),
-                   ("enqueue_single", "drain", "latency"), "huey",
-                   "huey_consumer -k process -w <processes> --delay 0.01 --max-delay 0.1 (no bulk enqueue API)"),
+                   ("enqueue_single", "drain", "latency", "claim", "fanout", "cpu"), "huey",
+                   "huey_consumer -k process -w <processes> --delay 0.01 --max-delay 0.1 (no bulk enqueue API)",
+                   why_not={"enqueue_bulk": NO_BULK},
+                   configs={"claim": "huey.dequeue(), one task per dequeue as its consumer does (Redis BRPOP; SQLite "
+                                     "SELECT first + DELETE); backlog written in bulk in Huey's message format",
+                            "fanout": "a chord: huey.enqueue(group(children).then(fanin)); "
+                                      "huey_consumer -k process -w <cores>",
+                            "cpu": "huey_consumer -k process -w <cores> (process workers: Huey's CPU advice)"}),
     "rq": System("rq", "bench.systems.rq", "", ("redis",), PEER_FUNCTIONS, "rq",
                  "rq worker-pool -n <processes> -w rq.worker.SimpleWorker "
-                 "(the default forking Worker drained ≈ 60/s here)"),
+                 "(the default forking Worker drained ≈ 60/s here)",
+                 configs={"claim": "Queue.dequeue_any (LMOVE + HGETALL), one job per dequeue, as its worker does",
+                          "fanout": "the fan-in job enqueued with depends_on = every child (RQ's multiple "
+                                    "dependencies); children by enqueue_many; worker-pool -n <cores>",
+                          "cpu": "worker-pool -n <cores> -w SimpleWorker (one job at a time per process)"}),
     "procrastinate": System("procrastinate", "bench.systems.procrastinate", "", ("postgres",), PEER_FUNCTIONS,
                             "procrastinate",
                             "one `procrastinate worker --concurrency 10` process per core "

@@ -197,6 +197,98 @@ def timed(n: int, fn: Any) -> dict[str, Any]:
     return {"jobs_per_s": n / elapsed, "us_per_job": elapsed / n * 1e6, "cpu_us_per_job": cpu / n * 1e6}
 
 
+# -- W4 claim cost -------------------------------------------------------------------------------
+
+
+def claim_run(claim_small: Any, claim_big: Any, batch: int, claims: int) -> dict[str, Any]:
+    """Time `claims` calls of each (after 3 warm-up calls each), alternating small and big backlog;
+    each call must return `batch` jobs (it claims them the way the peer's worker does)."""
+    times: dict[str, list[float]] = {"small": [], "big": []}
+    for i in range(claims + 3):
+        for name, fn in (("small", claim_small), ("big", claim_big)):
+            start = time.perf_counter()
+            got = fn()
+            elapsed = time.perf_counter() - start
+            if got != batch:
+                raise RuntimeError(f"claimed {got} of {batch} from the {name} backlog")
+            if i >= 3:
+                times[name].append(elapsed * 1000)
+    return claim_figures(statistics.median(times["small"]), statistics.median(times["big"]), batch)
+
+
+async def claim_run_async(claim_small: Any, claim_big: Any, batch: int, claims: int) -> dict[str, Any]:
+    """`claim_run` for coroutine functions."""
+    times: dict[str, list[float]] = {"small": [], "big": []}
+    for i in range(claims + 3):
+        for name, fn in (("small", claim_small), ("big", claim_big)):
+            start = time.perf_counter()
+            got = await fn()
+            elapsed = time.perf_counter() - start
+            if got != batch:
+                raise RuntimeError(f"claimed {got} of {batch} from the {name} backlog")
+            if i >= 3:
+                times[name].append(elapsed * 1000)
+    return claim_figures(statistics.median(times["small"]), statistics.median(times["big"]), batch)
+
+
+def claim_figures(small_ms: float, big_ms: float, batch: int) -> dict[str, Any]:
+    return {"small_us_per_job": small_ms * 1000 / batch, "big_us_per_job": big_ms * 1000 / batch,
+            "ratio": big_ms / small_ms, "small_ms": small_ms, "big_ms": big_ms, "batch": batch}
+
+
+def chunks(n: int, size: int) -> Iterator[range]:
+    for offset in range(0, n, size):
+        yield range(offset, min(n, offset + size))
+
+
+# -- W5 fan-out / fan-in -------------------------------------------------------------------------
+
+FANIN = 1_000_000_000  # the fan-in job's stamp index (children stamp 0 … n-1)
+
+
+def fanout_run(enqueue: Any, n: int, commands: list[list[str]], extra_env: dict[str, str],
+               warm: Any, timeout: float = 900) -> dict[str, Any]:
+    """W5 for a peer: the workers start and run `warm()` (a few no-op jobs, negative indexes)
+    first, so they are idle and ready; then `enqueue()` sends the n children and the fan-in job
+    with the peer's own primitive. Figure: the fan-in handler's start − the time just before."""
+    with stamp_dir() as folder, workers(commands, extra_env) as procs:
+        warmed = warm()
+        wait_stamps(folder, warmed, procs, timeout=180)
+        time.sleep(1.0)
+        called = time.time()
+        enqueue()
+        enqueued = time.time()
+        deadline = time.monotonic() + timeout
+        while FANIN not in read_stamps_tail(folder):
+            check_alive(procs)
+            if time.monotonic() > deadline:
+                ran = count_stamps(folder) - warmed
+                raise TimeoutError(f"no fan-in after {timeout:.0f} s ({ran} of {n} children ran)")
+            time.sleep(0.05)
+        stamps = read_stamps(folder)
+    children = [stamps[i] for i in range(n) if i in stamps]
+    if len(children) != n:
+        raise RuntimeError(f"the fan-in ran after {len(children)} of {n} children")
+    fan_in = stamps[FANIN]
+    return {"fanin_s": fan_in - called, "children_per_s": n / (fan_in - called), "enqueue_s": enqueued - called,
+            "last_child_to_fanin_ms": (fan_in - max(children)) * 1000}
+
+
+def read_stamps_tail(folder: str) -> set[int]:
+    """Indexes stamped in the last 256 bytes of each file (cheap to poll for the fan-in stamp)."""
+    out: set[int] = set()
+    for path in glob.glob(os.path.join(folder, "*.txt")):
+        with open(path, "rb") as fh:
+            offset = max(0, os.path.getsize(path) - 256)
+            fh.seek(offset)
+            lines = fh.read().splitlines()
+            for line in lines[1:] if offset else lines:  # the first may be cut
+                parts = line.split()
+                if len(parts) == 2 and parts[0].lstrip(b"-").isdigit():
+                    out.add(int(parts[0]))
+    return out
+
+
 # -- W6 CPU-bound --------------------------------------------------------------------------------
 
 

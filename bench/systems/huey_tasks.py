@@ -18,3 +18,21 @@ else:
 @huey.task()
 def noop(i: int) -> None:
     stamp(i)
+
+
+@huey.task()
+def cpu(i: int) -> None:
+    from bench.systems._cpu import burn
+    from bench.systems._peer import stamp_end
+
+    stamp(i)
+    burn()
+    stamp_end(i)
+
+
+@huey.task()
+def fanin(*results: object) -> None:
+    """A chord's callback: Huey calls it with the members' results once all have finished."""
+    from bench.systems._peer import FANIN
+
+    stamp(FANIN)
