@@ -69,12 +69,25 @@ SYSTEMS: dict[str, System] = {
                             "(PsycopgConnector; sync task)"),
     "pgqueuer": System("pgqueuer", "bench.systems.pgqueuer", "", ("postgres",), PEER_FUNCTIONS, "pgqueuer",
                        "one `pgq run`-equivalent process per core (defaults: batch_size 10, LISTEN/NOTIFY; asyncpg)"),
-    "celery": System("celery", "bench.systems.celery", "", ("redis",), ("enqueue_single", "drain", "latency"),
+    "celery": System("celery", "bench.systems.celery", "", ("redis",),
+                     ("enqueue_single", "drain", "latency", "claim", "fanout", "cpu"),
                      "celery", "celery worker --pool prefork --concurrency <processes>, Redis broker, results ignored "
-                     "(prefetch multiplier default 4; no bulk enqueue API: a group publishes message by message)"),
-    "dramatiq": System("dramatiq", "bench.systems.dramatiq", "", ("redis",), ("enqueue_single", "drain", "latency"),
-                       "dramatiq",
-                       "dramatiq --processes <processes> --threads 8 (its defaults: one process per core, 8 threads)"),
+                     "(prefetch multiplier default 4; no bulk enqueue API: a group publishes message by message)",
+                     why_not={"enqueue_bulk": NO_BULK},
+                     configs={"claim": "kombu channel.basic_get: one message per fetch (RPOP + the unacked hash), as "
+                                       "the worker's BRPOP does; backlog: 10,000 published messages copied raw",
+                              "fanout": "chord(noop_r.s(i) for every child)(fanin.si()), Redis result backend "
+                                        "(members' results stored); prefork --concurrency <cores>",
+                              "cpu": "celery worker --pool prefork --concurrency <cores> (default prefetch)"}),
+    "dramatiq": System("dramatiq", "bench.systems.dramatiq", "", ("redis",),
+                       ("enqueue_single", "drain", "latency", "claim", "fanout", "cpu"), "dramatiq",
+                       "dramatiq --processes <processes> --threads 8 (its defaults: one process per core, 8 threads)",
+                       why_not={"enqueue_bulk": NO_BULK},
+                       configs={"claim": "broker.do_fetch(queue, 100): the consumer's batch fetch (Lua dispatch "
+                                         "'fetch'), 100 messages",
+                                "fanout": "group(children).add_completion_callback(fanin.message()).run(), "
+                                          "GroupCallbacks middleware (Redis barrier); --processes <cores> --threads 8",
+                                "cpu": "dramatiq --processes <cores> --threads 1"}),
     # arq pins redis<6, Celery's kombu needs redis>=6.1: arq gets a venv of its own.
     "arq": System("arq", "bench.systems.arq", "", ("redis",), ("enqueue_single", "drain", "latency"), "arq",
                   "one `arq` worker process per core (defaults: max_jobs 10, poll_delay 0.5 s; no bulk API)",

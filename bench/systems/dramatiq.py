@@ -1,4 +1,4 @@
-"""Dramatiq with the Redis broker, W1–W3. Workers: `dramatiq --processes <processes> --threads 8`
+"""Dramatiq with the Redis broker, W1 (single)–W6. Workers: `dramatiq --processes <processes> --threads 8`
 (its defaults are one process per core and 8 threads each). Bulk: `broker.enqueue` of many messages
 in a row (Dramatiq has no bulk-enqueue API; a group is sent message by message too)."""
 
@@ -48,3 +48,76 @@ def latency(store_url: str, n: int, rate: float) -> dict[str, Any]:
     tasks = _tasks(store_url)
     with _peer.stamp_dir() as folder, _peer.workers(_worker(1), {"BENCH_STORE_URL": store_url}) as procs:
         return _peer.latency_run(lambda i: tasks.noop.send(i), n, rate, folder, procs)
+
+
+def _worker_threads(processes: int, threads: int) -> list[list[str]]:
+    return [[_peer.bin_path("dramatiq"), "bench.systems.dramatiq_tasks", "--processes", str(processes),
+             "--threads", str(threads), "--queues", "bench"]]
+
+
+# -- W4: a Dramatiq worker's consumer fetches a batch (its prefetch) with one call of the broker's
+# Lua `dispatch` script (`fetch`: ids moved from the queue to this worker's ack set, messages
+# returned); timed here with a batch of `batch` (the worker's own default prefetch is 2 × threads).
+
+
+def prepare(store_url: str, n: int) -> dict[str, Any]:
+    """`noop.send(i)` for every job, the broker's `dispatch` script calls sent in pipelines of 10,000."""
+    start = time.perf_counter()
+    tasks = _tasks(store_url)
+    broker = tasks.broker
+    script = broker.scripts["dispatch"]
+    try:
+        for chunk in _peer.chunks(n, 10_000):
+            pipe = broker.client.pipeline(transaction=False)
+            broker.scripts["dispatch"] = lambda keys, args, pipe=pipe: script(keys=keys, args=args, client=pipe)
+            for i in chunk:
+                tasks.noop.send(i)
+            pipe.execute()
+    finally:
+        broker.scripts["dispatch"] = script
+    return {"seconds": time.perf_counter() - start}
+
+
+def claim(small_url: str, big_url: str, batch: int, claims: int) -> dict[str, Any]:
+    from dramatiq.brokers.redis import RedisBroker
+
+    small, big = RedisBroker(url=small_url), RedisBroker(url=big_url)
+    return _peer.claim_run(lambda: len(small.do_fetch("bench", batch)), lambda: len(big.do_fetch("bench", batch)),
+                           batch, claims)
+
+
+# -- W5: `group(children).add_completion_callback(fanin.message()).run()` (GroupCallbacks
+# middleware, Redis barrier).
+
+
+def fanout(store_url: str, n: int, processes: int, **_: Any) -> dict[str, Any]:
+    os.environ["BENCH_DRAMATIQ_GROUPS"] = "1"
+    tasks = _tasks(store_url)
+    import dramatiq
+
+    def warm() -> int:
+        for w in range(10):
+            tasks.noop.send(-1 - w)
+        return 10
+
+    def enqueue() -> None:
+        g = dramatiq.group([tasks.noop.message(i) for i in range(n)])
+        g.add_completion_callback(tasks.fanin.message())
+        g.run()
+
+    env = {"BENCH_STORE_URL": store_url, "BENCH_DRAMATIQ_GROUPS": "1"}
+    return _peer.fanout_run(enqueue, n, _worker(processes), env, warm)
+
+
+# -- W6: `dramatiq --processes <cores> --threads 1` (Dramatiq's docs: processes for CPU-bound work;
+# one thread each, so no two jobs share a GIL).
+
+
+def cpu(store_url: str, n: int, processes: int, **_: Any) -> dict[str, Any]:
+    tasks = _tasks(store_url)
+
+    def enqueue(ids: list[int]) -> None:
+        for i in ids:
+            tasks.cpu.send(i)
+
+    return _peer.cpu_run(enqueue, n, _worker_threads(processes, 1), {"BENCH_STORE_URL": store_url})
