@@ -89,13 +89,22 @@ SYSTEMS: dict[str, System] = {
                                           "GroupCallbacks middleware (Redis barrier); --processes <cores> --threads 8",
                                 "cpu": "dramatiq --processes <cores> --threads 1"}),
     # arq pins redis<6, Celery's kombu needs redis>=6.1: arq gets a venv of its own.
-    "arq": System("arq", "bench.systems.arq", "", ("redis",), ("enqueue_single", "drain", "latency"), "arq",
-                  "one `arq` worker process per core (defaults: max_jobs 10, poll_delay 0.5 s; no bulk API)",
+    "arq": System("arq", "bench.systems.arq", "", ("redis",), ("enqueue_single", "drain", "latency", "claim", "cpu"),
+                  "arq", "one `arq` worker process per core (defaults: max_jobs 10, poll_delay 0.5 s; no bulk API)",
+                  why_not={"enqueue_bulk": NO_BULK,
+                           "fanout": NO_FANIN + " (arq: no dependencies, groups or callbacks)"},
+                  configs={"claim": "one poll: ZRANGEBYSCORE of queue_read_limit (100) ids + Worker.start_jobs "
+                                    "claiming max_jobs (10) (WATCH/MULTI in-progress key each)",
+                           "cpu": "one arq process per core; the coroutine's CPU loop blocks its event loop"},
                   venv=".peers-venv-arq", packages=("arq>=0.26",)),
     # SAQ's redis extra pins redis<8; its own venv keeps the shared one's versions unchanged.
     # (saq 0.26 imports typing_extensions without declaring it)
-    "saq": System("saq", "bench.systems.saq", "", ("redis",), ("enqueue_single", "drain", "latency"), "saq",
-                  "saq … --workers <processes> (defaults: concurrency 10 per process; no bulk API used)",
+    "saq": System("saq", "bench.systems.saq", "", ("redis",), ("enqueue_single", "drain", "latency", "claim", "cpu"),
+                  "saq", "saq … --workers <processes> (defaults: concurrency 10 per process; no bulk API used)",
+                  why_not={"enqueue_bulk": NO_BULK, "fanout": NO_FANIN + " (SAQ: Queue.map and Queue.batch wait "
+                           "in the client; no job runs after others)"},
+                  configs={"claim": "Queue.dequeue(): one job per dequeue (BLMOVE queued → active + the job's key)",
+                           "cpu": "saq … --workers <cores>; the coroutine's CPU loop blocks its event loop"},
                   venv=".peers-venv-saq", packages=("saq[redis]>=0.24", "typing_extensions")),
 }
 

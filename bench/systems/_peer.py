@@ -216,14 +216,17 @@ def claim_run(claim_small: Any, claim_big: Any, batch: int, claims: int) -> dict
     return claim_figures(statistics.median(times["small"]), statistics.median(times["big"]), batch)
 
 
-async def claim_run_async(claim_small: Any, claim_big: Any, batch: int, claims: int) -> dict[str, Any]:
-    """`claim_run` for coroutine functions."""
+async def claim_run_async(claim_small: Any, claim_big: Any, batch: int, claims: int,
+                          after: Any = None) -> dict[str, Any]:
+    """`claim_run` for coroutine functions; `await after(name)` (untimed) follows each claim."""
     times: dict[str, list[float]] = {"small": [], "big": []}
     for i in range(claims + 3):
         for name, fn in (("small", claim_small), ("big", claim_big)):
             start = time.perf_counter()
             got = await fn()
             elapsed = time.perf_counter() - start
+            if after is not None:
+                await after(name)
             if got != batch:
                 raise RuntimeError(f"claimed {got} of {batch} from the {name} backlog")
             if i >= 3:

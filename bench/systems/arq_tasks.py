@@ -17,3 +17,16 @@ async def noop(ctx: dict[str, Any], i: int) -> None:
 class WorkerSettings:
     functions = [noop]
     redis_settings = RedisSettings.from_dsn(os.environ.get("BENCH_STORE_URL", "redis://127.0.0.1:6379/9"))
+
+
+async def cpu(ctx: dict[str, Any], i: int) -> None:
+    """W6: arq runs coroutines only; the loop blocks this worker's event loop for its 20 ms."""
+    from bench.systems._cpu import burn
+    from bench.systems._peer import stamp_end
+
+    stamp(i)
+    burn()
+    stamp_end(i)
+
+
+WorkerSettings.functions = [noop, cpu]  # type: ignore[list-item]

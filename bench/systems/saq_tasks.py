@@ -16,3 +16,16 @@ async def noop(ctx: Any, *, i: int) -> None:
 
 queue = Queue.from_url(os.environ.get("BENCH_STORE_URL", "redis://127.0.0.1:6379/9"), name="bench")
 settings = {"queue": queue, "functions": [noop], "concurrency": 10}
+
+
+async def cpu(ctx: Any, *, i: int) -> None:
+    """W6: the loop blocks this worker process's event loop for its 20 ms (SAQ runs coroutines)."""
+    from bench.systems._cpu import burn
+    from bench.systems._peer import stamp_end
+
+    stamp(i)
+    burn()
+    stamp_end(i)
+
+
+settings["functions"] = [noop, cpu]
