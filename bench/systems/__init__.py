@@ -20,6 +20,7 @@ PEERS_VENV = ROOT / "bench" / ".peers-venv"
 PEER_PACKAGES = ("huey>=2.5", "redis>=6.1", "rq>=2", "procrastinate>=3", "pgqueuer>=0.20", "psycopg[binary]>=3.2",
                  "asyncpg>=0.29", "celery[redis]>=5.4", "dramatiq[redis]>=1.17")
 PEER_FUNCTIONS = ("enqueue_single", "enqueue_bulk", "drain", "latency", "claim", "fanout", "cpu")
+NO_FANOUT = tuple(f for f in PEER_FUNCTIONS if f != "fanout")
 NO_BULK = "no bulk enqueue API"
 NO_FANIN = "no fan-in primitive (nothing runs a job after a set of jobs has finished, server-side)"
 
@@ -63,12 +64,22 @@ SYSTEMS: dict[str, System] = {
                           "fanout": "the fan-in job enqueued with depends_on = every child (RQ's multiple "
                                     "dependencies); children by enqueue_many; worker-pool -n <cores>",
                           "cpu": "worker-pool -n <cores> -w SimpleWorker (one job at a time per process)"}),
-    "procrastinate": System("procrastinate", "bench.systems.procrastinate", "", ("postgres",), PEER_FUNCTIONS,
+    "procrastinate": System("procrastinate", "bench.systems.procrastinate", "", ("postgres",), NO_FANOUT,
                             "procrastinate",
                             "one `procrastinate worker --concurrency 10` process per core "
-                            "(PsycopgConnector; sync task)"),
-    "pgqueuer": System("pgqueuer", "bench.systems.pgqueuer", "", ("postgres",), PEER_FUNCTIONS, "pgqueuer",
-                       "one `pgq run`-equivalent process per core (defaults: batch_size 10, LISTEN/NOTIFY; asyncpg)"),
+                            "(PsycopgConnector; sync task)",
+                            why_not={"fanout": NO_FANIN + " (Procrastinate: no job dependencies or callbacks)"},
+                            configs={"claim": "JobManager.fetch_job (procrastinate_fetch_job_v2): one job per fetch, "
+                                              "as its worker does",
+                                     "cpu": "one `procrastinate worker --concurrency 1` per core (sync task in a "
+                                            "thread, one at a time)"}),
+    "pgqueuer": System("pgqueuer", "bench.systems.pgqueuer", "", ("postgres",), NO_FANOUT, "pgqueuer",
+                       "one `pgq run`-equivalent process per core (defaults: batch_size 10, LISTEN/NOTIFY; asyncpg)",
+                       why_not={"fanout": NO_FANIN + " (PgQueuer: no job dependencies or completion callbacks)"},
+                       configs={"claim": "Queries.dequeue(batch_size=100): one query claims the batch (its "
+                                         "worker's default batch_size is 10)",
+                                "cpu": "one worker process per core, defaults; async entrypoint running the loop "
+                                       "in asyncio.to_thread (PgQueuer's advice for blocking code)"}),
     "celery": System("celery", "bench.systems.celery", "", ("redis",),
                      ("enqueue_single", "drain", "latency", "claim", "fanout", "cpu"),
                      "celery", "celery worker --pool prefork --concurrency <processes>, Redis broker, results ignored "

@@ -1,5 +1,5 @@
-"""PgQueuer on PostgreSQL (asyncpg), W1–W3. Workers: one `pgq run` process per core, defaults
-(batch_size 10, LISTEN/NOTIFY wake-ups). Schema: `pgq install` on each fresh database."""
+"""PgQueuer on PostgreSQL (asyncpg), W1–W4, W6 (no fan-in primitive for W5). Workers: one `pgq run`
+process per core, defaults (batch_size 10, LISTEN/NOTIFY wake-ups). Schema: `pgq install` on each fresh database."""
 
 from __future__ import annotations
 
@@ -94,6 +94,67 @@ def latency(store_url: str, n: int, rate: float) -> dict[str, Any]:
             time.sleep(1.0)  # the worker is up and LISTENing before the first job (warm-up jobs follow)
             return _peer.latency_run(lambda i: loop.run_until_complete(q.enqueue("noop", str(i).encode())),
                                      n, rate, folder, procs)
+    finally:
+        loop.run_until_complete(conn.close())
+        loop.close()
+
+
+# -- W4: a PgQueuer worker claims a batch with one query (`Queries.dequeue`: FOR UPDATE SKIP LOCKED,
+# status → picked); timed with batch_size 100 (its worker's default is 10).
+
+
+def prepare(store_url: str, n: int) -> dict[str, Any]:
+    _install(store_url)
+
+    async def fill() -> None:
+        q, conn = await _queries(store_url)
+        for chunk in _peer.chunks(n, 10_000):
+            await _bulk(q, chunk.start, chunk.stop)
+        await conn.close()
+
+    start = time.perf_counter()
+    asyncio.run(fill())
+    return {"seconds": time.perf_counter() - start}
+
+
+def claim(small_url: str, big_url: str, batch: int, claims: int) -> dict[str, Any]:
+    import uuid
+    from datetime import timedelta
+
+    from pgqueuer.ports.repository import EntrypointExecutionParameter
+
+    async def run() -> dict[str, Any]:
+        (small, small_conn), (big, big_conn) = await _queries(small_url), await _queries(big_url)
+        entrypoints = {"noop": EntrypointExecutionParameter(concurrency_limit=0)}
+        manager = uuid.uuid4()
+
+        async def one(q: Queries) -> int:
+            jobs = await q.dequeue(batch_size=batch, entrypoints=entrypoints, queue_manager_id=manager,
+                                   global_concurrency_limit=None, heartbeat_timeout=timedelta(seconds=30))
+            return len(jobs)
+
+        out = await _peer.claim_run_async(lambda: one(small), lambda: one(big), batch, claims)
+        await small_conn.close()
+        await big_conn.close()
+        return out
+
+    return asyncio.run(run())
+
+
+# -- W6: one worker process per core, defaults; the entrypoint runs the loop with
+# `await asyncio.to_thread(...)` (PgQueuer's entrypoints are async; its advice for blocking code).
+
+
+def cpu(store_url: str, n: int, processes: int, **_: Any) -> dict[str, Any]:
+    _install(store_url)
+    loop = asyncio.new_event_loop()
+    q, conn = loop.run_until_complete(_queries(store_url))
+
+    def enqueue(ids: list[int]) -> None:
+        loop.run_until_complete(q.enqueue(["cpu"] * len(ids), [str(i).encode() for i in ids], [0] * len(ids)))
+
+    try:
+        return _peer.cpu_run(enqueue, n, _workers(processes), {"BENCH_STORE_URL": store_url})
     finally:
         loop.run_until_complete(conn.close())
         loop.close()

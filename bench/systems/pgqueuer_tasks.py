@@ -22,6 +22,19 @@ async def create() -> AsyncIterator[PgQueuer]:
     async def noop(job: Job) -> None:
         stamp(int(job.payload or b"0"))
 
+    @pgq.entrypoint("cpu")
+    async def cpu(job: Job) -> None:
+        """W6: PgQueuer's advice for blocking code, `await asyncio.to_thread(...)`."""
+        import asyncio
+
+        from bench.systems._cpu import burn
+        from bench.systems._peer import stamp_end
+
+        i = int(job.payload or b"0")
+        stamp(i)
+        await asyncio.to_thread(burn)
+        stamp_end(i)
+
     try:
         yield pgq
     finally:

@@ -1,5 +1,5 @@
-"""Procrastinate on PostgreSQL (PsycopgConnector), W1–W3. Workers: one `procrastinate worker`
-process per core with `--concurrency 10` (sync tasks run in threads; the default is 1).
+"""Procrastinate on PostgreSQL (PsycopgConnector), W1–W4, W6 (no fan-in primitive for W5). Workers:
+one `procrastinate worker` process per core with `--concurrency 10` (sync tasks run in threads; the default is 1).
 Schema: `procrastinate schema --apply` on each fresh database."""
 
 from __future__ import annotations
@@ -66,3 +66,50 @@ def latency(store_url: str, n: int, rate: float) -> dict[str, Any]:
             _peer.workers(_workers(1), {"BENCH_STORE_URL": store_url}) as procs:
         time.sleep(1.0)  # the worker is up and LISTENing (warm-up jobs follow)
         return _peer.latency_run(lambda i: tasks.noop.defer(i=i), n, rate, folder, procs)
+
+
+# -- W4: a Procrastinate worker fetches one job at a time (`JobManager.fetch_job`: the
+# procrastinate_fetch_job_v2 function, FOR UPDATE SKIP LOCKED, marks it doing for this worker).
+
+
+def prepare(store_url: str, n: int) -> dict[str, Any]:
+    start = time.perf_counter()
+    tasks = _app(store_url)
+    with tasks.app.open():
+        for chunk in _peer.chunks(n, 10_000):
+            tasks.noop.batch_defer(*({"i": i} for i in chunk))
+    return {"seconds": time.perf_counter() - start}
+
+
+def claim(small_url: str, big_url: str, batch: int, claims: int) -> dict[str, Any]:
+    import asyncio
+
+    from procrastinate import App, PsycopgConnector
+
+    async def run() -> dict[str, Any]:
+        small, big = (App(connector=PsycopgConnector(conninfo=small_url)),
+                      App(connector=PsycopgConnector(conninfo=big_url)))
+        async with small.open_async(), big.open_async():
+            small_worker = await small.job_manager.register_worker()
+            big_worker = await big.job_manager.register_worker()
+
+            async def one(app: Any, worker_id: int) -> int:
+                return int(await app.job_manager.fetch_job(queues=None, worker_id=worker_id) is not None)
+
+            return await _peer.claim_run_async(lambda: one(small, small_worker), lambda: one(big, big_worker), 1,
+                                               claims)
+
+    return asyncio.run(run())
+
+
+# -- W6: one `procrastinate worker --concurrency 1` per core (a sync task runs in a thread; one at a
+# time per process, so no two jobs share a GIL).
+
+
+def cpu(store_url: str, n: int, processes: int, **_: Any) -> dict[str, Any]:
+    tasks = _app(store_url)
+    commands = [[_peer.bin_path("procrastinate"), "--app", APP, "worker", "--concurrency", "1"]
+                for _ in range(processes)]
+    with tasks.app.open():
+        return _peer.cpu_run(lambda ids: tasks.cpu.batch_defer(*({"i": i} for i in ids)), n, commands,
+                             {"BENCH_STORE_URL": store_url})
