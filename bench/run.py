@@ -80,7 +80,8 @@ def run_case(system: System, case: Case, stores: Stores) -> dict[str, Any]:
                 url, created = stores.kept(f"{case.key}_{param}")
                 if created and jobs:
                     print(f"    preparing {jobs:,} pending jobs for {case.key} (once) …", flush=True)
-                    measure(system, "prepare", {"store_url": url, "n": jobs})
+                    took = measure(system, "prepare", {"store_url": url, "n": jobs}).get("seconds", 0.0)
+                    print(f"    prepared in {took:,.1f} s", flush=True)
             else:
                 url = stack.enter_context(stores.fresh())
                 if jobs:
