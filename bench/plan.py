@@ -128,8 +128,9 @@ def cases(s: Sizes, concurrency: int, claim_batch: int) -> list[Case]:
     params = {"n": s.fanout, "processes": CORES, "concurrency": concurrency, "claim_batch": claim_batch}
     out.append(Case("fanout", "fanout", params, (
         Row("fanout", "W5 fan-out/in",
-            f"{s.fanout:,} no-op children, then one fan-in job after all: seconds from the enqueue call to "
-            f"the fan-in job's start; {CORES} worker processes, idle when it starts (children/s in the notes)",
+            f"{s.fanout:,} no-op children, then one fan-in job after all (Conveyor: a batch + a job depending "
+            f"on it): seconds from the enqueue call to the fan-in job's start; {CORES} worker processes, idle "
+            "when it starts (children/s in the notes)",
             "fanin_s", "s"),
     )))
     ideal = CORES / (s.cpu_job_ms / 1000)

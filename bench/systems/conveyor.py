@@ -305,26 +305,44 @@ def claim_figures(small_ms: float, big_ms: float, batch: int) -> dict[str, Any]:
 # -- W5 fan-out / fan-in -------------------------------------------------------------------------
 
 
-def fanout(store_url: str, n: int, processes: int, concurrency: int, claim_batch: int) -> dict[str, Any]:
-    """`n` no-op children in a group, then one fan-in job after all of them:
-    `app.enqueue_workflow(chain(group(n × step("noop")), step("stamp")))`, one transaction; the
-    fan-in job depends on every child. Workers are up and idle first; the figure is the fan-in
-    handler's start (its own clock, in its result) − the time just before the enqueue call."""
+def fanout(store_url: str, n: int, processes: int, concurrency: int, claim_batch: int,
+           via: str = "batch") -> dict[str, Any]:
+    """`n` no-op children, then one fan-in job after all of them, in one transaction, onto workers
+    that are up and idle; the figure is the fan-in handler's start (its own clock, in its result) −
+    the time just before the enqueue call.
+
+    via="batch" (the table's): a batch (`app.batch_rows`: a parent the store completes when every
+    child is terminal) and the fan-in job `depends_on` that parent, written with `app.insert`.
+    via="workflow": `app.enqueue_workflow(chain(group(n × step("noop")), step("stamp")))`, where
+    the fan-in step depends on each of the n children itself (much slower at 10,000: see
+    docs/benchmarks.md)."""
     from conveyor import chain, group, step
+    from conveyor.job import new_job_id
 
     with _app(store_url) as app, _worker(store_url, processes, concurrency, claim_batch) as proc:
         _wait_workers(store_url, processes, proc)
         time.sleep(0.3)
         called = time.time()
-        handle = app.enqueue_workflow(chain(group(*(step("noop", {"i": i}) for i in range(n))), step("stamp")))
+        if via == "workflow":
+            handle = app.enqueue_workflow(chain(group(*(step("noop", {"i": i}) for i in range(n))), step("stamp")))
+            fan_in_id = handle.tail_ids[0]
+        else:
+            now = app.clock.now()
+            parent_id = new_job_id()
+            children = [app.build_job("noop", {"i": i}, now=now, parent_id=parent_id) for i in range(n)]
+            rows, batch = app.batch_rows(children, parent_id=parent_id, now=now)
+            fan_in_job = app.build_job("stamp", {}, now=now, depends_on=[parent_id])
+            app.insert([*rows, fan_in_job], [batch])
+            fan_in_id = fan_in_job.job_id
         enqueued = time.time()
-        fan_in = app.wait(handle.tail_ids[0], timeout=max(300.0, n / 20))
+        fan_in = app.wait(fan_in_id, timeout=max(300.0, n / 20))
         if fan_in.status is not JobStatus.COMPLETED:
             raise RuntimeError(f"the fan-in job ended {fan_in.status.value}")
-        children = [j for j in _all_jobs(app) if j.job_type == "noop"]
-        if len(children) != n or any(j.status is not JobStatus.COMPLETED for j in children):
-            raise RuntimeError(f"{sum(j.status is JobStatus.COMPLETED for j in children)} of {n} children completed")
-        last_child = max(j.finished_at_ts for j in children)
+        children_done = [j for j in _all_jobs(app) if j.job_type == "noop"]
+        if len(children_done) != n or any(j.status is not JobStatus.COMPLETED for j in children_done):
+            done = sum(j.status is JobStatus.COMPLETED for j in children_done)
+            raise RuntimeError(f"{done} of {n} children completed")
+        last_child = max(j.finished_at_ts for j in children_done)
     started = float(fan_in.results["t"])
     return {"fanin_s": started - called, "children_per_s": n / (started - called), "enqueue_s": enqueued - called,
             "last_child_to_fanin_ms": (started - last_child) * 1000}
