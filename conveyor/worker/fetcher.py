@@ -146,7 +146,7 @@ class Fetcher:
             if timeout >= self._poll:  # a quiet poll interval: look for due work even if unannounced
                 self._next_due = min(self._next_due, self._clock.now())
 
-    async def _idle(self, limit: int) -> bool:
+    async def _idle(self) -> bool:
         """Sleep until a wake-up, a due time or a poll, armed so that the listener may claim
         meanwhile. True: look for jobs now; False: an eager claim took what was announced."""
         if self._announced or self.stopping:
@@ -156,6 +156,9 @@ class Fetcher:
         if eager is None:
             await self._sleep(self._wake)
             return True
+        limit = min(self._concurrency - self._in_flight(), self._batch)  # free now: after the last claim
+        if limit <= 0:
+            return True  # full: the loop waits for a free slot
         runs = self.eager_claimed
         self._eager_limit = limit
         eager.arm(functools.partial(self._eager_claim, limit))
@@ -188,4 +191,4 @@ class Fetcher:
                     self._start(job)
                 if len(jobs) >= limit:
                     continue
-            look = await self._idle(limit)
+            look = await self._idle()

@@ -67,9 +67,9 @@ def test_concurrency_holds_while_eager_and_own_claims_interleave(app: Conveyor) 
             running["now"] -= 1
 
     rng = random.Random(7)
-    with running_worker(app, concurrency=3, claim_batch=2) as worker:
+    with running_worker(app, concurrency=3, claim_batch=3) as worker:
         job_ids = []
-        for _ in range(40):  # singles and bursts, some while the worker is full, some while idle
+        for _ in range(60):  # singles and bursts, some while the worker is full, some while idle
             burst = rng.choice([1, 1, 1, 2, 5])
             specs = [("hold", {"seconds": rng.choice([0.0, 0.005, 0.02])}) for _ in range(burst)]
             if rng.random() < 0.5:  # one wake-up for the lot: more than one claim's worth
