@@ -13,8 +13,9 @@ import hashlib
 import logging
 import re
 import select
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeAlias, TypeVar
 
@@ -142,6 +143,7 @@ class Database:
     ) -> None:
         self.target = target
         self.timeout = timeout
+        self._pinned = threading.local()  # .conn: this thread's own connection, see `pinned`
         if probe:
             self._probe()
         self.pool = _LifoPool(
@@ -176,6 +178,18 @@ class Database:
 
     # -- running SQL ---------------------------------------------------------------------------
 
+    @contextlib.contextmanager
+    def pinned(self, conn: Connection[Any]) -> Iterator[None]:
+        """Within this block, statements this thread runs through this Database go to `conn`
+        (autocommit, owned and watched by the caller) instead of the pool: the LISTEN thread
+        claims on its own connection, whose server process has just woken to send the wake-up
+        and which needs no pool checkout. Failures are not retried there: they raise."""
+        self._pinned.conn = conn
+        try:
+            yield
+        finally:
+            self._pinned.conn = None
+
     def _getconn(self, deadline: float) -> Connection[Any]:
         while True:
             remaining = deadline - time.monotonic()
@@ -193,6 +207,12 @@ class Database:
         """Run `fn` on a pooled connection (autocommit: one statement is one transaction; use
         `pipelined` for several). Retries deadlocks, and connection failures when `idempotent`
         (a write whose COMMIT may or may not have happened must not be blindly repeated)."""
+        pinned: Connection[Any] | None = getattr(self._pinned, "conn", None)
+        if pinned is not None:
+            try:
+                return fn(pinned)
+            except psycopg.Error as exc:
+                raise self._store_error(exc, pinned.closed or pinned.broken) from exc
         deadline = time.monotonic() + self.timeout
         attempt = 0
         while True:

@@ -146,7 +146,8 @@ class PostgresStore:
         self.target = parse_postgres_url(url)
         self._db = Database(self.target)
         self._relaxed = Database(self.target, relaxed=True, probe=False)  # see Database: relaxed
-        self.wakeup = PgWakeup(self._db, self.target, Q["notify"], Q["listen"], Q["ping"])
+        self.wakeup = PgWakeup(self._db, self.target, Q["notify"], Q["listen"], Q["ping"],
+                               hot_path=self._relaxed, hot_session_sql=Q["relaxed_session"])
 
     def close(self) -> None:
         self.wakeup.close()

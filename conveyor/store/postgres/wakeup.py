@@ -6,6 +6,8 @@ A `PgListener` owns a dedicated LISTEN connection served by its own thread, whic
 messages over through a pipe — so `fileno()` stays the same for the listener's whole life
 (asyncio's `add_reader` keeps working) while the thread reconnects and re-LISTENs by itself
 after a server restart, then announces `j:*` and `s:0` so workers look for what they missed.
+An idle worker hooks in (`intercept`): the thread claims the announced jobs on arrival, on the
+LISTEN connection itself (`hot_path`: the store's claims run there, with its session settings).
 """
 
 from __future__ import annotations
@@ -46,8 +48,13 @@ class PgWakeup:
     """`notify()` from an app thread sends at once (one round trip); on an event loop (the
     worker's completer) it must not block, so a sender thread takes it."""
 
-    def __init__(self, db: Database, target: Target, notify_sql: bytes, listen_sql: bytes, ping_sql: bytes) -> None:
+    def __init__(
+        self, db: Database, target: Target, notify_sql: bytes, listen_sql: bytes, ping_sql: bytes,
+        hot_path: Database | None = None, hot_session_sql: bytes | None = None,
+    ) -> None:
         self._db = db
+        self._hot_path = hot_path
+        self._hot_session_sql = hot_session_sql
         self._target = target
         self._notify_sql = notify_sql
         self._listen_sql = listen_sql
@@ -132,14 +139,20 @@ class PgWakeup:
     # -- listening -----------------------------------------------------------------------------
 
     def listen(self) -> PgListener:
-        return PgListener(self._target, self._listen_sql, self._ping_sql)
+        return PgListener(self._target, self._listen_sql, self._ping_sql,
+                          hot_path=self._hot_path, hot_session_sql=self._hot_session_sql)
 
 
 class PgListener:
     """Messages NOTIFYed on the store's channel; `fileno()` is readable when some are waiting."""
 
-    def __init__(self, target: Target, listen_sql: bytes, ping_sql: bytes, first_connect_timeout: float = 5.0) -> None:
+    def __init__(
+        self, target: Target, listen_sql: bytes, ping_sql: bytes, first_connect_timeout: float = 5.0,
+        hot_path: Database | None = None, hot_session_sql: bytes | None = None,
+    ) -> None:
         self._target = target
+        self._hot_path = hot_path  # the hook's statements through it run on the LISTEN connection
+        self._hot_session_sql = hot_session_sql  # that Database's session settings, for this connection
         self._listen = as_literal(listen_sql.decode()).format(channel=sql.Identifier(target.channel))
         self._ping = ping_sql
         self._messages: collections.deque[str] = collections.deque()
@@ -192,11 +205,13 @@ class PgListener:
 
     # -- the listening thread ------------------------------------------------------------------
 
-    def _deliver(self, messages: list[str]) -> None:
+    def _deliver(self, conn: psycopg.Connection[Any], messages: list[str]) -> None:
         hook = self._intercept
         if hook is not None and not self._closed:
+            pinned = self._hot_path.pinned(conn) if self._hot_path is not None else contextlib.nullcontext()
             try:
-                messages = hook(messages)
+                with pinned:
+                    messages = hook(messages)
             except Exception:  # a bug in the hook must not kill the listener: hand everything over
                 log.exception("wake-up hook failed")
         if messages:
@@ -229,12 +244,16 @@ class PgListener:
                 delay = min(delay * 2, RECONNECT_MAX_SECONDS)
                 continue
             try:
-                conn.add_notify_handler(lambda n: self._deliver([n.payload]))
+                # What arrives while a statement runs on it (a ping, a claim) is handed over as is:
+                # the hook must not run a statement on a connection in the middle of one.
+                conn.add_notify_handler(lambda n: self._push([n.payload]))
+                if self._hot_session_sql is not None:
+                    conn.execute(self._hot_session_sql)
                 conn.execute(self._listen)
                 if self.connected.is_set():
                     self.reconnects += 1
                     log.info("LISTEN connection to %s re-established", self._target.where)
-                    self._deliver(list(MISSED))
+                    self._deliver(conn, list(MISSED))
                 self.connected.set()
                 delay = 0.05
                 self._pump(conn)
@@ -250,6 +269,16 @@ class PgListener:
         pgconn = conn.pgconn
         fd = conn.fileno()
         while True:
+            # Statements on this connection (a ping, the hook's claim) may leave notifications read
+            # from the socket but not yet parsed: select() would not see them, so parse first.
+            batch = []
+            while (n := pgconn.notifies()) is not None:
+                batch.append(n.extra.decode())
+            if batch:
+                self._deliver(conn, batch)
+                continue
+            if pgconn.status != psycopg.pq.ConnStatus.OK:
+                raise psycopg.OperationalError("connection closed by the server")
             readable, _, _ = select.select([fd, self._stop_r], [], [], PING_SECONDS)
             if self._stop_r in readable:
                 return
@@ -257,10 +286,3 @@ class PgListener:
                 conn.execute(self._ping)  # quiet for a while: is the server still there?
                 continue
             pgconn.consume_input()  # raises when the server went away
-            batch = []
-            while (n := pgconn.notifies()) is not None:
-                batch.append(n.extra.decode())
-            if batch:
-                self._deliver(batch)
-            if pgconn.status != psycopg.pq.ConnStatus.OK:
-                raise psycopg.OperationalError("connection closed by the server")
