@@ -78,7 +78,17 @@ def prepare(store_url: str, n: int) -> dict[str, Any]:
     with tasks.app.open():
         for chunk in _peer.chunks(n, 10_000):
             tasks.noop.batch_defer(*({"i": i} for i in chunk))
+    _analyze(store_url)
     return {"seconds": time.perf_counter() - start}
+
+
+def _analyze(store_url: str) -> None:
+    """ANALYZE after the bulk fill: what autovacuum does within a minute of it. Without it the
+    claims that follow at once plan with an empty table's statistics (280 ms per fetch with 1M)."""
+    import psycopg
+
+    with psycopg.connect(store_url, autocommit=True) as conn:
+        conn.execute("ANALYZE")
 
 
 def claim(small_url: str, big_url: str, batch: int, claims: int) -> dict[str, Any]:
