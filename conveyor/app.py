@@ -466,7 +466,7 @@ class Conveyor:
             return []
         self._check_connection(connection)
         results = self.store.job_insert(JobInsert(tuple(jobs), tuple(batches), connection))
-        if connection is None:  # else the store queued the NOTIFY in the caller's transaction
+        if connection is None and not self.store.announces_inserts:  # else the store sent the wake-ups
             self.announce(job for job, created in results if created)
         return [job for job, _ in results]
 
@@ -521,7 +521,8 @@ class Conveyor:
         if not runs:
             return []
         self.store.job_insert_runs(JobRunsInsert(tuple(runs)))
-        self._wake((run.template.status, run.template.queue, run.template.run_at) for run in runs)
+        if not self.store.announces_inserts:
+            self._wake((run.template.status, run.template.queue, run.template.run_at) for run in runs)
         return [job for run in runs for job in Job.run_of(run.template, run.job_ids, run.parameters)]
 
     def _runs(self, items: Sequence[Any], now: float) -> list[JobRun] | None:

@@ -79,6 +79,9 @@ class Listener(Protocol):
 class Store(Protocol):
     dialect: str
     url: str
+    # True: job_insert and job_insert_runs wake the workers themselves, in the insert's own
+    # transaction (PostgreSQL NOTIFY); False: the caller announces new jobs after the insert.
+    announces_inserts: bool
 
     @property
     def wakeup(self) -> Wakeup: ...

@@ -116,7 +116,8 @@ def insert_runs(runs: Sequence[JobRun]) -> Steps:
             "webhook": json_or_none(t.webhook), "metadata": _json_or_empty(t.metadata, "{}"),
             "on_dependency_failure": t.on_dependency_failure, "rows": rows,
         }
-    return []
+    # What the wake-ups need: one stand-in job per run (its status, queue and due time).
+    return [(Job.run_of(run.template, run.job_ids[:1], run.parameters[:1])[0], True) for run in runs if run.job_ids]
 
 def keys_of(jobs: Sequence[NewJob]) -> list[str]:
     return [j.idempotency_key for j in jobs if j.idempotency_key is not None]
@@ -177,6 +178,19 @@ class Copy:
 
 
 Steps: TypeAlias = Generator[Step | Copy, list[tuple[Any, ...]], list[tuple[Job, bool]]]
+
+
+def copy_then(rows: list[tuple[Any, ...]], jobs: Sequence[NewJob]) -> Steps:
+    """Plain jobs without idempotency keys, streamed through COPY (`job_insert_copy.sql`)."""
+    yield Copy(Q["job_insert_copy"], rows)
+    return [(Job.from_new(j), True) for j in jobs]
+
+
+def with_keys(jobs: Sequence[NewJob], insert: Step, keys: list[str]) -> Steps:
+    """Plain jobs, some with idempotency keys: those whose key a live job holds return that job."""
+    inserted = yield insert
+    live = yield Q["job_get_by_idempotency_key"], {"keys": keys}
+    return merge_inserted(jobs, inserted, live)
 
 
 def is_graph(p: JobInsert) -> bool:

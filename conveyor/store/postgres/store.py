@@ -82,6 +82,7 @@ from .insert import (
     caller_error,
     claimed_from_row,
     copy_row,
+    copy_then,
     insert_graph,
     insert_runs,
     insert_step,
@@ -93,6 +94,7 @@ from .insert import (
     run_steps,
     run_steps_async,
     wake_messages,
+    with_keys,
 )
 from .limited import claim_limited
 from .wakeup import PgWakeup
@@ -139,6 +141,7 @@ def _unique_tokens(transitions: Sequence[Transition]) -> list[Transition]:
 
 class PostgresStore:
     dialect = "postgresql"
+    announces_inserts = True  # job_insert and job_insert_runs NOTIFY in their own transaction
 
     def __init__(self, url: str, *, create: bool = True) -> None:
         self.url = url
@@ -190,26 +193,40 @@ class PostgresStore:
     # -- enqueue -------------------------------------------------------------------------------
 
     def job_insert(self, p: JobInsert) -> list[tuple[Job, bool]]:
+        """Insert, and NOTIFY the workers in the same transaction (`announces_inserts`): one round
+        trip for a plain enqueue, where a separate NOTIFY after the commit cost another."""
         if not p.jobs:
             return []
         if p.connection is not None:
             return self._insert_on(p.connection, p)
         if is_graph(p):
-            return self._db.run(lambda conn: _in_transaction(conn, insert_graph(p)))
+            return self._db.run(lambda conn: self._in_transaction(conn, insert_graph(p)))
         keys = keys_of(p.jobs)
         if not keys and len(p.jobs) >= COPY_FROM:
-            self._db.copy_rows(Q["job_insert_copy"], [copy_row(j) for j in p.jobs])
-            return [(Job.from_new(j), True) for j in p.jobs]
+            rows = [copy_row(j) for j in p.jobs]
+            return self._db.run(lambda conn: self._in_transaction(conn, copy_then(rows, p.jobs)))
         insert = insert_step(p.jobs)
         if not keys:
-            self._db.write(*insert)
-            return [(Job.from_new(j), True) for j in p.jobs]
-        inserted, live = self._db.pipelined([insert, (Q["job_get_by_idempotency_key"], {"keys": keys})])
-        return merge_inserted(p.jobs, inserted.fetchall(), live.fetchall())
+            created = [(Job.from_new(j), True) for j in p.jobs]
+            self._db.pipelined([insert, self._notify_step(created)])  # BEGIN … COMMIT in one round trip
+            return created
+        return self._db.run(lambda conn: self._in_transaction(conn, with_keys(p.jobs, insert, keys)))
 
     def job_insert_runs(self, p: JobRunsInsert) -> None:
         if p.runs:
-            self._db.run(lambda conn: _in_transaction(conn, insert_runs(p.runs)))
+            self._db.run(lambda conn: self._in_transaction(conn, insert_runs(p.runs)))
+
+    def _notify_step(self, results: list[tuple[Job, bool]]) -> Step:
+        return Q["notify"], {"channel": self.target.channel, "messages": wake_messages(results)}
+
+    def _in_transaction(self, conn: psycopg.Connection[Any], steps: Steps) -> list[tuple[Job, bool]]:
+        """Run `steps` and NOTIFY for the jobs they created, in one transaction."""
+        with conn.transaction():
+            cur = conn.cursor()
+            results = run_steps(cur, steps)
+            if wake_messages(results):
+                cur.execute(*self._notify_step(results))
+            return results
 
     def _insert_on(self, conn: Any, p: JobInsert) -> list[tuple[Job, bool]]:
         """Write in the caller's transaction; the NOTIFY rides along, delivered only at COMMIT."""
@@ -579,11 +596,6 @@ def _idle_in_manual_commit(conn: psycopg.Connection[Any] | psycopg.AsyncConnecti
     """A caller's connection outside autocommit with no transaction open yet: psycopg's
     `transaction()` would then BEGIN and COMMIT on its own instead of nesting a savepoint."""
     return not conn.autocommit and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
-
-
-def _in_transaction(conn: psycopg.Connection[Any], steps: Steps) -> list[tuple[Job, bool]]:
-    with conn.transaction():
-        return run_steps(conn.cursor(), steps)
 
 
 __all__ = ["PostgresStore", "wake_messages"]

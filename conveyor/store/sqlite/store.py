@@ -114,6 +114,7 @@ def _job_from_row(row: tuple[Any, ...]) -> Job:
 
 class SQLiteStore:
     dialect = "sqlite"
+    announces_inserts = False  # the app announces through the wake-up sockets after the commit
 
     def __init__(self, url: str, *, create: bool = True) -> None:
         self.url = url
