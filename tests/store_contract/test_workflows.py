@@ -74,6 +74,25 @@ def test_a_dependent_waits_for_every_dependency_then_sees_their_results(store: S
     assert store.job_dependency_results(JobGet(a.job_id)) == {}
 
 
+
+@pytest.mark.parametrize("order", ["first-to-last", "last-to-first", "middle-out"])
+def test_a_fan_in_is_released_by_its_last_dependency_in_any_order(store: Store, order: str) -> None:
+    """Edges remember completed dependencies (migration 0006) only to shorten the release check;
+    the dependent must still wait for the very last one, whatever the order they finish in."""
+    deps = [new_job(parameters={"i": i}) for i in range(30)]
+    fan_in = waiting(*deps)
+    insert(store, *deps, fan_in)
+    ordered = {"first-to-last": deps, "last-to-first": deps[::-1], "middle-out": deps[15:] + deps[:15]}[order]
+    batch = claim(store, limit=100, now=NOW + 1).jobs
+    by_id = {c.job_id: c for c in batch}
+    for dep in ordered[:-1]:
+        finish(store, Transition(by_id[dep.job_id], JobStatus.COMPLETED, results=dep.parameters), now=NOW + 1)
+        assert status_of(store, fan_in) is JobStatus.WAITING
+    last = ordered[-1]
+    finish(store, Transition(by_id[last.job_id], JobStatus.COMPLETED, results=last.parameters), now=NOW + 1)
+    assert status_of(store, fan_in) is JobStatus.PENDING
+    assert len(store.job_dependency_results(JobGet(fan_in.job_id))) == 30
+
 def test_an_unknown_dependency_refuses_the_whole_insert(store: Store) -> None:
     a = new_job()
     insert(store, a)
