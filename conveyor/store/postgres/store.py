@@ -95,6 +95,7 @@ from .insert import (
     run_steps_async,
     wake_messages,
     with_keys,
+    with_notify,
 )
 from .limited import claim_limited
 from .wakeup import PgWakeup
@@ -208,7 +209,7 @@ class PostgresStore:
         insert = insert_step(p.jobs)
         if not keys:
             created = [(Job.from_new(j), True) for j in p.jobs]
-            self._db.pipelined([insert, self._notify_step(created)])  # BEGIN … COMMIT in one round trip
+            self._db.write(*with_notify(insert, self.target.channel, wake_messages(created)))
             return created
         return self._db.run(lambda conn: self._in_transaction(conn, with_keys(p.jobs, insert, keys)))
 
