@@ -250,16 +250,6 @@ class Database:
         """One write statement with RETURNING; returns its rows."""
         return self.run(lambda conn: conn.execute(query, params).fetchall(), idempotent=idempotent)
 
-    def copy_rows(self, query: bytes, rows: Sequence[Sequence[Any]]) -> None:
-        """`COPY … FROM STDIN` of many rows: one statement, streamed (a list: a retry resends it)."""
-
-        def copy(conn: Connection[Any]) -> None:
-            with conn.cursor() as cur, cur.copy(query) as stream:
-                for row in rows:
-                    stream.write_row(row)
-
-        self.run(copy)
-
     def pipelined(
         self, steps: Sequence[Step], *, transaction: bool = True, idempotent: bool = False
     ) -> list[psycopg.Cursor[Any]]:
