@@ -21,6 +21,10 @@ class StoreError(ConveyorError):
     code = "STORE_ERROR"
 
 
+class StoreBusy(StoreError):
+    """Another process holds the database's write lock, and the call asked not to wait (SQLite)."""
+
+
 class JobNotFound(ConveyorError):
     code = "JOB_NOT_FOUND"
 

@@ -88,6 +88,7 @@ class JobClaim:
     now: float
     lease_seconds: float
     promote_due: bool = True  # move due scheduled jobs to pending first, in the same transaction
+    wait: bool = True  # False: raise StoreBusy at once while another writer holds the lock (SQLite)
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,12 +6,14 @@ allows that: the claimed jobs start as soon as they reach the event loop."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import logging
 import math
 from collections.abc import Callable
 
 from ..clock import Clock
+from ..errors import StoreBusy
 from ..job import ClaimedJob, WorkerId
 from ..store import Store
 from ..store.params import ClaimResult, JobClaim
@@ -35,6 +37,7 @@ class Fetcher:
         poll_interval: float,
         in_flight: Callable[[], int],
         start: Callable[[ClaimedJob], None],
+        inline_when_idle: bool = False,
     ) -> None:
         self._store = store
         self._db = db
@@ -47,6 +50,7 @@ class Fetcher:
         self._poll = poll_interval
         self._in_flight = in_flight
         self._start = start
+        self._inline_when_idle = inline_when_idle
         self._wake = asyncio.Event()
         self._capacity = asyncio.Event()
         self._next_due = 0.0  # earliest scheduled run_at we know of; 0 forces a look
@@ -103,12 +107,23 @@ class Fetcher:
         self._hint = math.inf
         self._announced = False
         params = JobClaim(self._worker_id, self._queues, limit, now, self._lease, promote_due=promote)
-        result = await self._db.call(self._store.job_claim, params)
+        result = self._claim_inline(params) if self._inline_when_idle and self._in_flight() == 0 else None
+        if result is None:
+            result = await self._db.call(self._store.job_claim, params)
         if promote:
             seen = result.next_scheduled_at if result.next_scheduled_at is not None else math.inf
             self._next_due = min(seen, self._hint)
         self._learn(result)
         return result.jobs
+
+    def _claim_inline(self, params: JobClaim) -> ClaimResult | None:
+        """An idle worker's claim on the event loop itself (a local store: SQLite), sparing the
+        store thread's wake-up and the loop's own on the way back, ≈ 0.1-0.3 ms each on a quiet
+        machine. Nothing runs meanwhile, and it never waits: None if another writer holds the lock."""
+        try:
+            return self._store.job_claim(dataclasses.replace(params, wait=False))
+        except StoreBusy:
+            return None
 
     def _learn(self, result: ClaimResult) -> None:
         self.limited = result.limited

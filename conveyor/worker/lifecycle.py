@@ -57,6 +57,7 @@ class Worker:
             self.store, self.db, self.clock, self.worker_id, s.queues, s.concurrency,
             s.claim_batch, s.lease_seconds, s.poll_interval,
             in_flight=lambda: len(self.running), start=self._start,
+            inline_when_idle=self.store.dialect == "sqlite",  # a claim is a local file write there
         )
         self.leases = LeaseKeeper(
             self.store, self.db, self.clock, self.worker_id, s.lease_seconds,

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 from urllib.parse import parse_qs
 
-from ...errors import InvalidJobOptions, StoreError
+from ...errors import InvalidJobOptions, StoreBusy, StoreError
 from ...job import ClaimedJob, Job, JobId, LogEntry, NewJob, WorkerId
 from ...status import TERMINAL_STATUSES
 from ...webhooks.delivery import DeliveryState, WebhookDelivery
@@ -186,10 +186,17 @@ class SQLiteStore:
         return conn
 
     @contextlib.contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
+    def _write(self, wait: bool = True) -> Iterator[sqlite3.Connection]:
         conn = self._conn()
         try:
-            _retry_busy(conn.execute, "BEGIN IMMEDIATE")
+            if wait:
+                _retry_busy(conn.execute, "BEGIN IMMEDIATE")
+            else:
+                conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if not wait and getattr(exc, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_BUSY:
+                raise StoreBusy(f"{self.path} is locked by another writer") from exc
+            raise StoreError(f"cannot write to {self.path}: {exc}") from exc
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot write to {self.path}: {exc}") from exc
         try:
@@ -417,7 +424,7 @@ class SQLiteStore:
         next_scheduled = None
         budget: Budget | None = None
         claimed: list[tuple[Any, ...]] = []
-        with self._write() as conn:
+        with self._write(p.wait) as conn:
             if p.promote_due:
                 conn.execute(Q.job_promote_due, {"now": p.now})
                 next_scheduled = conn.execute(Q.job_next_scheduled).fetchone()[0]
