@@ -107,7 +107,8 @@ class Fetcher:
         self._hint = math.inf
         self._announced = False
         params = JobClaim(self._worker_id, self._queues, limit, now, self._lease, promote_due=promote)
-        result = self._claim_inline(params) if self._inline_when_idle and self._in_flight() == 0 else None
+        idle = self._in_flight() == 0 and self._db.idle  # else our own writes would contend for the lock
+        result = self._claim_inline(params) if self._inline_when_idle and idle else None
         if result is None:
             result = await self._db.call(self._store.job_claim, params)
         if promote:
@@ -119,7 +120,9 @@ class Fetcher:
     def _claim_inline(self, params: JobClaim) -> ClaimResult | None:
         """An idle worker's claim on the event loop itself (a local store: SQLite), sparing the
         store thread's wake-up and the loop's own on the way back, ≈ 0.1-0.3 ms each on a quiet
-        machine. Nothing runs meanwhile, and it never waits: None if another writer holds the lock."""
+        machine. Only when no job runs and the store thread has nothing to write (a draining
+        worker's finishes would otherwise fight it for the lock), and it never waits: None if
+        another writer holds the lock."""
         try:
             return self._store.job_claim(dataclasses.replace(params, wait=False))
         except StoreBusy:
