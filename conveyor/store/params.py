@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..job import ClaimedJob, JobId, LogEntry, NewJob, WorkerId
@@ -41,6 +41,11 @@ class JobRun:
     template: NewJob
     job_ids: Sequence[JobId]
     parameters: Sequence[dict[str, Any]]
+
+    def new_jobs(self) -> list[NewJob]:
+        """The run as one `NewJob` each, for a store's row-by-row fallback."""
+        pairs = zip(self.job_ids, self.parameters, strict=True)
+        return [replace(self.template, job_id=i, parameters=p) for i, p in pairs]
 
 
 @dataclass(frozen=True, slots=True)

@@ -114,12 +114,7 @@ def insert_runs(runs: Sequence[JobRun]) -> Steps:
         t = run.template
         rows = _dumps(list(zip(run.job_ids, run.parameters, strict=True)))
         if "\\u0000" in rows or "\\ud" in rows:
-            yield Copy(Q["job_insert_copy"], [
-                (job_id, t.job_type, t.queue, t.status.value, t.priority, _dumps(params), t.max_attempts,
-                 t.max_crashes, t.timeout, t.created_at, t.run_at, t.parent_id, "[]", None,
-                 json_or_none(t.webhook), _json_or_empty(t.metadata, "{}"))
-                for job_id, params in zip(run.job_ids, run.parameters, strict=True)
-            ])
+            yield Copy(Q["job_insert_copy"], [copy_row(j) for j in run.new_jobs()])
             continue
         yield Q["job_insert_run"], {
             "job_type": t.job_type, "queue": t.queue, "status": t.status.value, "priority": t.priority,

@@ -315,14 +315,13 @@ class SQLiteStore:
 
     def _insert_run(self, conn: sqlite3.Connection, run: JobRun) -> None:
         t = run.template
-        webhook, metadata = _json_or_none(t.webhook), _dumps(t.metadata) if t.metadata else "{}"
         pairs = zip(run.job_ids, run.parameters, strict=True)
         try:
             conn.execute(Q.job_insert_run, {
                 "job_type": t.job_type, "queue": t.queue, "status": t.status.value, "priority": t.priority,
                 "max_attempts": t.max_attempts, "max_crashes": t.max_crashes, "timeout": t.timeout,
                 "created_at": t.created_at, "run_at": t.run_at, "parent_id": t.parent_id,
-                "webhook": webhook, "metadata": metadata,
+                "webhook": _json_or_none(t.webhook), "metadata": _dumps(t.metadata) if t.metadata else "{}",
                 "on_dependency_failure": t.on_dependency_failure, "rows": _dumps(list(pairs), allow_nan=False),
             })
             return
@@ -331,12 +330,7 @@ class SQLiteStore:
         except sqlite3.OperationalError as exc:
             if "JSON" not in str(exc):  # else e.g. nesting deeper than SQLite's reader takes
                 raise
-        conn.executemany(Q.job_insert, [
-            (job_id, t.job_type, t.queue, t.status.value, t.priority, _dumps(params), t.max_attempts,
-             t.max_crashes, t.timeout, t.created_at, t.run_at, t.parent_id, "[]", None, webhook, metadata,
-             0, t.on_dependency_failure)
-            for job_id, params in zip(run.job_ids, run.parameters, strict=True)
-        ])
+        conn.executemany(Q.job_insert, [_insert_row(j) for j in run.new_jobs()])
 
     # -- periodic schedules --------------------------------------------------------------------
 
