@@ -133,6 +133,20 @@ class JobFinish:
     now: float
 
 
+def unique_tokens(transitions: Sequence[Transition]) -> list[Transition]:
+    """One transition per fencing token (the first), as applying them one by one would leave it:
+    a token's second transition would find the job no longer running. A store that applies a
+    batch in one statement needs this: which duplicate row such a statement uses is unspecified."""
+    seen: set[tuple[str, int, str]] = set()
+    out = []
+    for t in transitions:
+        token = (t.job.job_id, t.job.attempt, t.job.worker_id)
+        if token not in seen:
+            seen.add(token)
+            out.append(t)
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class JobHeartbeat:
     worker_id: WorkerId

@@ -72,6 +72,7 @@ from ..params import (
     WebhookRecord,
     WorkerBeat,
     parse_cursor,
+    unique_tokens,
 )
 from ..queries import load_migrations
 from ..stats import summarize
@@ -125,19 +126,6 @@ def _finish_params(transitions: Sequence[Transition], now: float) -> dict[str, l
         params["finished_at"].append(now if terminal else None)
         params["release"].append(1 if t.release else 0)
     return params
-
-
-def _unique_tokens(transitions: Sequence[Transition]) -> list[Transition]:
-    """One transition per fencing token (the first), as applying them one by one would leave it:
-    a token's second transition would find the job no longer running."""
-    seen: set[tuple[str, int, str]] = set()
-    out = []
-    for t in transitions:
-        token = (t.job.job_id, t.job.attempt, t.job.worker_id)
-        if token not in seen:
-            seen.add(token)
-            out.append(t)
-    return out
 
 
 class PostgresStore:
@@ -392,7 +380,7 @@ class PostgresStore:
         return ClaimResult(jobs, next_scheduled, limited=True, next_check_at=budget.next_token_at())
 
     def job_finish(self, p: JobFinish) -> list[JobId]:
-        transitions = _unique_tokens(p.transitions)
+        transitions = unique_tokens(p.transitions)
         if not transitions:
             return []
         rows = self._db.returning(Q["job_finish"], _finish_params(transitions, p.now))

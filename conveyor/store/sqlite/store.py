@@ -69,6 +69,7 @@ from ..params import (
     WebhookRecord,
     WorkerBeat,
     parse_cursor,
+    unique_tokens,
 )
 from ..queries import load_migrations, load_queries
 from ..rows import job_from_row
@@ -501,29 +502,26 @@ class SQLiteStore:
         return [Limit(r[0], r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7])) for r in self._read(Q.limits_read)]
 
     def job_finish(self, p: JobFinish) -> list[JobId]:
-        applied = []
-        rows = []  # encoded before taking the write lock, which other processes may be waiting for
-        for t in p.transitions:
-            terminal = t.status.is_terminal
-            params = {
-                "status": t.status.value,
-                "results": _json_or_none(t.results) if terminal else None,
-                "error": _json_or_none(t.error),
-                "run_at": t.run_at,
-                "finished_at": p.now if terminal else None,
-                "release": 1 if t.release else 0,
-                "job_id": t.job.job_id,
-                "attempt": t.job.attempt,
-                "worker_id": t.job.worker_id,
-            }
-            rows.append((t.job.job_id, params))
+        transitions = unique_tokens(p.transitions)
+        if not transitions:
+            return []
+        # Encoded before taking the write lock, which other processes may be waiting for.
+        rows = _dumps([
+            [t.job.seq, t.job.job_id, t.job.attempt, t.job.worker_id, t.status.value,
+             _json_or_none(t.results) if t.status.is_terminal else None, _json_or_none(t.error), t.run_at,
+             1 if t.release else 0]
+            for t in transitions
+        ])
         with self._write() as conn:
             changes_before = conn.total_changes
-            for job_id, params in rows:
-                if conn.execute(Q.job_finish, params).rowcount:
-                    applied.append(job_id)
+            matched = {r[0] for r in conn.execute(Q.job_finish, {"rows": rows, "now": p.now})}
             # More rows changed than we updated: triggers released dependents or batch children.
-            cascaded = conn.total_changes - changes_before > len(applied)
+            cascaded = conn.total_changes - changes_before > len(matched)
+            applied = []
+            for t in transitions:  # at most one transition per job can have matched its token
+                if t.job.job_id in matched:
+                    matched.discard(t.job.job_id)
+                    applied.append(t.job.job_id)
             if applied:  # webhook outbox rows for the ones now terminal, in this transaction
                 conn.execute(Q.webhook_enqueue_terminal, {"job_ids": _dumps(applied), "now": p.now})
         if cascaded:
