@@ -514,16 +514,19 @@ class SQLiteStore:
         ])
         with self._write() as conn:
             changes_before = conn.total_changes
-            matched = {r[0] for r in conn.execute(Q.job_finish, {"rows": rows, "now": p.now})}
+            result = conn.execute(Q.job_finish, {"rows": rows, "now": p.now}).fetchall()
             # More rows changed than we updated: triggers released dependents or batch children.
-            cascaded = conn.total_changes - changes_before > len(matched)
+            cascaded = conn.total_changes - changes_before > len(result)
+            matched = {job_id for job_id, _ in result}
             applied = []
             for t in transitions:  # at most one transition per job can have matched its token
                 if t.job.job_id in matched:
                     matched.discard(t.job.job_id)
                     applied.append(t.job.job_id)
-            if applied:  # webhook outbox rows for the ones now terminal, in this transaction
-                conn.execute(Q.webhook_enqueue_terminal, {"job_ids": _dumps(applied), "now": p.now})
+            hooked = {job_id for job_id, has_webhook in result if has_webhook}
+            if hooked:  # webhook outbox rows for the ones now terminal, in this transaction
+                ids = [job_id for job_id in applied if job_id in hooked]
+                conn.execute(Q.webhook_enqueue_terminal, {"job_ids": _dumps(ids), "now": p.now})
         if cascaded:
             self.wakeup.notify("j:*")
         return applied

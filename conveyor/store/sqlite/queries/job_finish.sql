@@ -2,7 +2,8 @@
 -- running. :rows is [[id, job_id, attempt, worker_id, status, results, error, run_at, release], …]
 -- (results and error as JSON text inside a JSON string), walked in C by one statement: a third
 -- cheaper per job than one UPDATE per transition. `id` (the rowid) finds each row; the rest of
--- the token fences it. RETURNING says which took effect.
+-- the token fences it. RETURNING says which took effect, and which of those have a webhook
+-- (most jobs have none: their finish needs no outbox statement).
 UPDATE conveyor_jobs
 SET status = json_extract(t.value, '$[4]'),
     results = json_extract(t.value, '$[5]'),
@@ -20,4 +21,4 @@ WHERE conveyor_jobs.id = json_extract(t.value, '$[0]')
   AND conveyor_jobs.status = 'running'
   AND conveyor_jobs.attempt = json_extract(t.value, '$[2]')
   AND conveyor_jobs.worker_id = json_extract(t.value, '$[3]')
-RETURNING job_id
+RETURNING job_id, webhook IS NOT NULL
