@@ -141,3 +141,32 @@ def test_stale_and_current_attempts_of_one_job_in_one_batch(store: Store) -> Non
                      Transition(current, JobStatus.COMPLETED, results="current"), now=NOW + 8)
     assert applied == [current.job_id]
     assert get(store, current.job_id).results == "current"
+
+
+AWKWARD = [
+    {"nul": "a\u0000b", "emoji": "😀", "lone": "x", "quote": "\"'\\", "big": 2**62, "tiny": 5e-324},
+    ["é", {"nested": {"k": [1.5, -0.0, 1e300]}}, "\\u0000 as text"],
+    "line\nbreak\ttab",
+]
+
+
+def test_batched_transitions_keep_awkward_values_exact(store: Store) -> None:
+    """A batch travels as one JSON document (both stores): results, errors and run_at must come
+    back exactly as given — escapes, non-ASCII text, big and tiny numbers, an odd float run_at."""
+    insert(store, *(new_job() for _ in range(5)))
+    jobs = claim(store).jobs
+    error = {"code": "HANDLER_ERROR", "message": "ünïcode \u0000 \"quoted\"", "details": {"n": 2**53 + 1}}
+    run_at = NOW + 0.1 + 1 / 3
+    applied = finish(
+        store,
+        *(Transition(j, JobStatus.COMPLETED, results=r) for j, r in zip(jobs, AWKWARD, strict=False)),
+        Transition(jobs[3], JobStatus.FAILED, error=error),
+        Transition(jobs[4], JobStatus.SCHEDULED, error=error, run_at=run_at),
+        now=NOW + 2,
+    )
+    assert applied == [j.job_id for j in jobs]
+    assert [get(store, j.job_id).results for j in jobs[:3]] == AWKWARD
+    failed, retried = get(store, jobs[3].job_id), get(store, jobs[4].job_id)
+    assert (failed.status, failed.error, failed.finished_at_ts) == (JobStatus.FAILED, error, NOW + 2)
+    assert (retried.status, retried.error, retried.run_at_ts) == (JobStatus.SCHEDULED, error, run_at)
+    assert retried.finished_at_ts is None

@@ -109,23 +109,14 @@ _dumps = json.dumps
 # -- finish: many fenced transitions in one statement --------------------------------------------
 
 
-def _finish_params(transitions: Sequence[Transition], now: float) -> dict[str, list[Any]]:
-    params: dict[str, list[Any]] = {
-        k: [] for k in ("job_id", "attempt", "worker_id", "status", "results", "error", "run_at",
-                        "finished_at", "release")
-    }
-    for t in transitions:
-        terminal = t.status.is_terminal
-        params["job_id"].append(t.job.job_id)
-        params["attempt"].append(t.job.attempt)
-        params["worker_id"].append(t.job.worker_id)
-        params["status"].append(t.status.value)
-        params["results"].append(json_or_none(t.results) if terminal else None)
-        params["error"].append(json_or_none(t.error))
-        params["run_at"].append(t.run_at)
-        params["finished_at"].append(now if terminal else None)
-        params["release"].append(1 if t.release else 0)
-    return params
+def _finish_params(transitions: Sequence[Transition], now: float) -> dict[str, Any]:
+    rows = [
+        [t.job.seq, t.job.job_id, t.job.attempt, t.job.worker_id, t.status.value,
+         json_or_none(t.results) if t.status.is_terminal else None, json_or_none(t.error), t.run_at,
+         1 if t.release else 0]
+        for t in transitions
+    ]
+    return {"rows": _dumps(rows), "now": now}
 
 
 class PostgresStore:
