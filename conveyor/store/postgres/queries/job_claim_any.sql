@@ -11,5 +11,5 @@ FROM (
     FOR UPDATE SKIP LOCKED
 ) AS picked
 WHERE j.id = picked.id
-RETURNING j.id, j.job_id, j.job_type, j.queue, j.priority, j.parameters, j.attempt, j.max_attempts,
-    j.timeout, j.checkpoint, j.metadata, j.depends_on::text
+RETURNING j.id, j.job_id, j.job_type, j.queue, j.priority, j.parameters::text, j.attempt, j.max_attempts,
+    j.timeout, j.checkpoint::text, j.metadata::text, j.depends_on::text
