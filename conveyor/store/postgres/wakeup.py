@@ -276,11 +276,10 @@ class PgListener:
         except (psycopg.Error, OSError):
             self._give_back()  # dead: the thread reconnects (its status is no longer OK)
             return
-        batch = []
-        while (n := pgconn.notifies()) is not None:
-            batch.append(n.extra.decode())
-        if batch:
-            self._deliver(conn, batch)  # the hook's claim runs here, on this connection
+        # The hook's claim runs here, on this connection; like `_pump`, parse again after it: it
+        # may have read notifications from the socket that select() would no longer report.
+        while batch := _parsed(pgconn):
+            self._deliver(conn, batch)
         if self._watched is not None and (pgconn.status != psycopg.pq.ConnStatus.OK or conn.broken):
             self._give_back()  # its socket may stay readable: don't spin on it
 
@@ -353,9 +352,7 @@ class PgListener:
         while True:
             # Statements on this connection (a ping, the hook's claim) may leave notifications read
             # from the socket but not yet parsed: select() would not see them, so parse first.
-            batch = []
-            while (n := pgconn.notifies()) is not None:
-                batch.append(n.extra.decode())
+            batch = _parsed(pgconn)
             if batch:
                 self._deliver(conn, batch)
                 continue
@@ -407,6 +404,14 @@ class PgListener:
             if self._stop_r in readable:
                 return False
             _drain_pipe(self._ctl_r)
+
+
+def _parsed(pgconn: psycopg.pq.abc.PGconn) -> list[str]:
+    """The notifications libpq has read from the socket (without reading any more)."""
+    batch = []
+    while (n := pgconn.notifies()) is not None:
+        batch.append(n.extra.decode())
+    return batch
 
 
 def _drain_pipe(fd: int) -> None:
