@@ -95,7 +95,7 @@ SYSTEMS: dict[str, System] = {
                        "dramatiq --processes <processes> --threads 8 (its defaults: one process per core, 8 threads)",
                        why_not={"enqueue_bulk": NO_BULK},
                        configs={"claim": "broker.do_fetch(queue, 100): the consumer's batch fetch (Lua dispatch "
-                                         "'fetch'), 100 messages",
+                                         "'fetch'), 100 messages, each then Message.decode'd as its consumer does",
                                 "fanout": "group(children).add_completion_callback(fanin.message()).run(), "
                                           "GroupCallbacks middleware (Redis barrier); --processes <cores> --threads 8",
                                 "cpu": "dramatiq --processes <cores> --threads 1"}),

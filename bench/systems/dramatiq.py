@@ -79,11 +79,17 @@ def prepare(store_url: str, n: int) -> dict[str, Any]:
 
 
 def claim(small_url: str, big_url: str, batch: int, claims: int) -> dict[str, Any]:
+    from dramatiq import Message
     from dramatiq.brokers.redis import RedisBroker
 
     small, big = RedisBroker(url=small_url), RedisBroker(url=big_url)
-    return _peer.claim_run(lambda: len(small.do_fetch("bench", batch)), lambda: len(big.do_fetch("bench", batch)),
-                           batch, claims)
+
+    def fetch(broker: RedisBroker) -> int:
+        # As its consumer does (_RedisConsumer.__next__): fetch the batch, then decode every
+        # message before it can run — every other row counts jobs ready to run, not raw bytes.
+        return len([Message.decode(data) for data in broker.do_fetch("bench", batch)])
+
+    return _peer.claim_run(lambda: fetch(small), lambda: fetch(big), batch, claims)
 
 
 # -- W5: `group(children).add_completion_callback(fanin.message()).run()` (GroupCallbacks
