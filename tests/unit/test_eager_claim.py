@@ -121,21 +121,3 @@ def test_disarm_while_the_claim_runs_waits_for_its_delivery() -> None:
         assert await hook == []
 
     asyncio.run(main())
-
-
-def test_run_on_the_loop_itself_it_delivers_before_returning() -> None:
-    """A listener that lent its connection to the loop runs the hook there: the jobs must start
-    right away, not one loop iteration (and a self-pipe wake-up) later."""
-
-    async def main() -> None:
-        rec = Recorder()
-        eager: EagerClaim[Any] = EagerClaim(asyncio.get_running_loop(), wants_default, rec.deliver)
-        eager.arm(rec.claim(["job-1"]))
-        assert eager.on_messages(["j:default", "c:abc"]) == ["c:abc"]
-        assert rec.delivered == [(["job-1"], None)]  # already, with no await in between
-        assert rec.threads == [threading.current_thread().name]
-        assert eager.disarm() is None  # nothing left to wait for
-        assert eager.on_messages(["j:default"]) == ["j:default"]  # one-shot here too
-        assert len(rec.delivered) == 1
-
-    asyncio.run(main())

@@ -276,10 +276,11 @@ class PgListener:
         except (psycopg.Error, OSError):
             self._give_back()  # dead: the thread reconnects (its status is no longer OK)
             return
-        # The hook's claim runs here, on this connection; like `_pump`, parse again after it: it
-        # may have read notifications from the socket that select() would no longer report.
-        while batch := _parsed(pgconn):
-            self._deliver(conn, batch)
+        batch = []
+        while (n := pgconn.notifies()) is not None:
+            batch.append(n.extra.decode())
+        if batch:
+            self._deliver(conn, batch)  # the hook's claim runs here, on this connection
         if self._watched is not None and (pgconn.status != psycopg.pq.ConnStatus.OK or conn.broken):
             self._give_back()  # its socket may stay readable: don't spin on it
 
@@ -352,7 +353,9 @@ class PgListener:
         while True:
             # Statements on this connection (a ping, the hook's claim) may leave notifications read
             # from the socket but not yet parsed: select() would not see them, so parse first.
-            batch = _parsed(pgconn)
+            batch = []
+            while (n := pgconn.notifies()) is not None:
+                batch.append(n.extra.decode())
             if batch:
                 self._deliver(conn, batch)
                 continue
@@ -404,14 +407,6 @@ class PgListener:
             if self._stop_r in readable:
                 return False
             _drain_pipe(self._ctl_r)
-
-
-def _parsed(pgconn: psycopg.pq.abc.PGconn) -> list[str]:
-    """The notifications libpq has read from the socket (without reading any more)."""
-    batch = []
-    while (n := pgconn.notifies()) is not None:
-        batch.append(n.extra.decode())
-    return batch
 
 
 def _drain_pipe(fd: int) -> None:
