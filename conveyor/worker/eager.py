@@ -1,11 +1,9 @@
-"""The idle fetcher's claim, run by the wake-up listener the moment a wake-up arrives.
+"""The idle fetcher's claim, run on the wake-up listener's own thread the moment a wake-up arrives.
 
 An idle worker used to pass a wake-up along three threads before its claim reached the store
 (listener thread → event loop → store thread); on a quiet machine every hop costs a scheduler
 wake-up. Instead the fetcher arms an `EagerClaim` before it sleeps: the listener thread claims
-at once and hands the claimed jobs to the event loop in one hop. With no job running, the
-fetcher also borrows the listener's connection (`Lending`): the event loop watches it, claims
-itself and starts the jobs on the spot, with no hop at all.
+at once and hands the claimed jobs to the event loop in one hop.
 
 Capacity stays exact: the fetcher is the only one that starts jobs, and it sleeps while armed,
 so free slots only grow meanwhile; and it disarms before claiming itself, waiting for an eager
@@ -29,16 +27,6 @@ class Intercepting(Protocol):
     def intercept(self, hook: Callable[[list[str]], list[str]] | None) -> None: ...
 
 
-@runtime_checkable
-class Lending(Protocol):
-    """A listener that can let the event loop watch its connection and run the hook itself
-    (PgListener): both calls are made on the event loop."""
-
-    def lend_to_loop(self) -> None: ...
-
-    def take_back(self) -> None: ...
-
-
 class EagerClaim(Generic[T]):
     def __init__(
         self,
@@ -47,7 +35,6 @@ class EagerClaim(Generic[T]):
         deliver: Callable[[T | None, BaseException | None], None],
     ) -> None:
         self._loop = loop
-        self._loop_thread = threading.get_ident()  # made on the loop: the hook may run there too
         self._wants = wants  # called on the listener thread: must only read immutable state
         self._deliver = deliver  # called on the event loop with the claim's result (or error)
         self._lock = threading.Lock()
@@ -69,7 +56,7 @@ class EagerClaim(Generic[T]):
             self._claim, self._done, self._taken = None, None, None
         return taken if taken is not None and not taken.done() else None
 
-    # -- the listener's side (a `Listener.intercept` hook: on its thread, or on the loop) ---------
+    # -- the listener thread's side (a `Listener.intercept` hook) --------------------------------
 
     def on_messages(self, messages: list[str]) -> list[str]:
         wanted = {m for m in messages if self._wants(m)}
@@ -86,13 +73,10 @@ class EagerClaim(Generic[T]):
             result = claim()
         except Exception as exc:  # the fetcher logs it and claims by itself
             error = exc
-        if threading.get_ident() == self._loop_thread:  # run by the loop itself (`Lending`): start the jobs now
-            self._delivered(done, result, error)
-        else:
-            try:
-                self._loop.call_soon_threadsafe(self._delivered, done, result, error)
-            except RuntimeError:  # the loop is closed: the worker is gone, its lease will expire
-                return messages
+        try:
+            self._loop.call_soon_threadsafe(self._delivered, done, result, error)
+        except RuntimeError:  # the loop is closed: the worker is gone, its lease will expire
+            return messages
         # The claim ran after these wake-ups arrived, so it saw their jobs: the fetcher needn't look again.
         return messages if error is not None else [m for m in messages if m not in wanted]
 

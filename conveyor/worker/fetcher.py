@@ -1,8 +1,7 @@
 """Claims due jobs in batches up to free capacity; sleeps until pushed a wake-up (or a due time).
 
 While it sleeps, the wake-up listener may claim for it (eager.py) where the store's listener
-allows that: the claimed jobs start as soon as they reach the event loop — or, while no job
-runs, the event loop itself watches the listener's connection and claims there."""
+allows that: the claimed jobs start as soon as they reach the event loop."""
 
 from __future__ import annotations
 
@@ -19,7 +18,7 @@ from ..job import ClaimedJob, WorkerId
 from ..store import Store
 from ..store.params import ClaimResult, JobClaim
 from .dbthread import DbThread
-from .eager import EagerClaim, Lending
+from .eager import EagerClaim
 
 log = logging.getLogger("conveyor.worker")
 
@@ -61,8 +60,6 @@ class Fetcher:
         self._eager_limit = 0
         self.eager_claimed = 0  # eager claims delivered so far
         self._eager_full = False  # the last one filled its limit: there may be more
-        self.lender: Lending | None = None  # the listener whose connection the loop borrows while idle
-        self._armed = False  # asleep in `_idle` with the eager claim armed
         self.stopping = False
         self.limited = False  # fleet-wide limits exist: finished jobs may unblock other workers
 
@@ -73,11 +70,9 @@ class Fetcher:
         kind, _, arg = message.partition(":")
         return kind == "j" and (arg == "*" or self._queues is None or arg in self._queues)
 
-    def make_eager(self, lender: Lending | None = None) -> EagerClaim[ClaimResult]:
-        """Let the listener claim while this fetcher sleeps: its `on_messages` is the hook; with a
-        `lender`, the loop runs that hook itself whenever no job runs."""
+    def make_eager(self) -> EagerClaim[ClaimResult]:
+        """Let the listener thread claim while this fetcher sleeps: its `on_messages` is the hook."""
         self._eager = EagerClaim(asyncio.get_running_loop(), self.wants, self._claimed)
-        self.lender = lender
         return self._eager
 
     def on_message(self, message: str) -> None:
@@ -98,14 +93,6 @@ class Fetcher:
 
     def slot_freed(self) -> None:
         self._capacity.set()
-        self._borrow_if_idle()  # the last job ended while we sleep armed
-
-    def _borrow_if_idle(self) -> None:
-        """Armed with no job running: the loop may block for a claim's round trip (nothing else
-        of ours would wait), so let it watch the listener's connection and claim there. Capacity
-        stays exact: the armed limit was free when armed, and free slots only grow while we sleep."""
-        if self._armed and self.lender is not None and self._in_flight() == 0:
-            self.lender.lend_to_loop()
 
     def stop(self) -> None:
         self.stopping = True
@@ -193,14 +180,9 @@ class Fetcher:
         runs = self.eager_claimed
         self._eager_limit = limit
         eager.arm(functools.partial(self._eager_claim, limit))
-        self._armed = True
-        self._borrow_if_idle()
         try:
             await self._sleep(self._wake)
         finally:
-            self._armed = False
-            if self.lender is not None:
-                self.lender.take_back()  # our own claims (or jobs) may follow: the thread serves it again
             busy = eager.disarm()
             if busy is not None:  # claimed but not delivered yet: its jobs start before we claim more
                 await busy

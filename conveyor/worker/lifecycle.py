@@ -19,7 +19,7 @@ from ..store.params import JobCheckpoint, JobGet, JobProgress, LimitSet, LogInse
 from ..webhooks.dispatcher import WebhookDispatcher
 from .completer import Completer
 from .dbthread import DbThread
-from .eager import Intercepting, Lending
+from .eager import Intercepting
 from .executor import RunningJob, execute
 from .fetcher import Fetcher
 from .lease import LeaseKeeper
@@ -149,9 +149,8 @@ class Worker:
                 self._on_message(message)
 
         loop.add_reader(listener.fileno(), on_readable)
-        if isinstance(listener, Intercepting):  # claims right on the listener thread (or our loop) while idle
-            lender = listener if isinstance(listener, Lending) else None
-            listener.intercept(self.fetcher.make_eager(lender).on_messages)
+        if isinstance(listener, Intercepting):  # claims right on the listener thread while idle
+            listener.intercept(self.fetcher.make_eager().on_messages)
         if install_signals:
             self._install_signals(loop)
         services = [

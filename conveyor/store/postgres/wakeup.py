@@ -8,8 +8,6 @@ messages over through a pipe — so `fileno()` stays the same for the listener's
 after a server restart, then announces `j:*` and `s:0` so workers look for what they missed.
 An idle worker hooks in (`intercept`): the thread claims the announced jobs on arrival, on the
 LISTEN connection itself (`hot_path`: the store's claims run there, with its session settings).
-A worker with no job running goes one step further (`lend_to_loop`): its event loop watches the
-LISTEN socket and runs that hook itself, so the jobs start without any thread hand-over at all.
 """
 
 from __future__ import annotations
@@ -21,7 +19,6 @@ import logging
 import os
 import select
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -164,15 +161,8 @@ class PgListener:
         self._intercept: Callable[[list[str]], list[str]] | None = None
         self._ready_r, self._ready_w = os.pipe()  # readable: messages waiting (the stable fileno)
         self._stop_r, self._stop_w = os.pipe()  # readable: close() was called
-        self._ctl_r, self._ctl_w = os.pipe()  # readable: the loop asked for the connection, or gave it back
-        self._fds = (self._ready_r, self._ready_w, self._stop_r, self._stop_w, self._ctl_r, self._ctl_w)
-        for fd in self._fds:
+        for fd in (self._ready_r, self._ready_w, self._stop_r, self._stop_w):
             os.set_blocking(fd, False)
-        # Lending the connection to the event loop (see `lend_to_loop`); under `_lock`:
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._loan_wanted = False  # the loop asked for it and has not taken it back since
-        self._lent = False  # the thread handed it over: it must not touch it until this is False
-        self._watched: int | None = None  # on the loop: the socket it watches while it holds the connection
         self.connected = threading.Event()
         self.reconnects = 0
         self._thread = threading.Thread(target=self._run, name="conveyor-listen", daemon=True)
@@ -206,83 +196,12 @@ class PgListener:
             if self._closed:
                 return
             self._closed = True
-        if self._watched is not None and _on_event_loop() and asyncio.get_running_loop() is self._loop:
-            self.take_back()  # the thread closes the connection: the loop must stop watching its socket first
         with contextlib.suppress(OSError):
             os.write(self._stop_w, b"x")
         self._thread.join(timeout=5.0)
-        for fd in self._fds:
+        for fd in (self._ready_r, self._ready_w, self._stop_r, self._stop_w):
             with contextlib.suppress(OSError):
                 os.close(fd)
-
-    # -- lending the connection to the event loop ----------------------------------------------
-
-    def lend_to_loop(self) -> None:
-        """From the running event loop: let it watch the LISTEN socket itself and run the hook
-        there, until `take_back()`. An idle worker's wake-up then costs no thread wake-up and no
-        hand-over to the loop: the loop wakes once, claims, and starts the jobs. The loop blocks
-        for the claim's round trip, so the worker only asks while no job runs. The thread lends
-        the connection at its next turn (after handing over what it already read) and keeps
-        reconnecting and pinging: it pings before lending again, and a loop that sees the
-        connection break gives it back at once."""
-        loop = asyncio.get_running_loop()
-        with self._lock:
-            if self._loan_wanted or self._closed:
-                return
-            self._loop, self._loan_wanted = loop, True
-        self._poke()
-
-    @property
-    def lent_to_loop(self) -> bool:
-        """Whether the event loop watches the connection now (read on the loop)."""
-        return self._watched is not None
-
-    def take_back(self) -> None:
-        """From the event loop: stop watching; the thread serves the connection again."""
-        with self._lock:
-            self._loan_wanted = False
-        if self._watched is not None:  # else not lent, or lent but not received yet (`_on_loan` gives it back)
-            self._give_back()
-
-    def _poke(self) -> None:
-        with contextlib.suppress(BlockingIOError, InterruptedError, OSError):
-            os.write(self._ctl_w, b"!")  # full pipe: the thread will look anyway
-
-    def _give_back(self) -> None:
-        """On the loop: the thread may use the connection again (it must not be watched here)."""
-        if self._loop is not None and self._watched is not None:
-            self._loop.remove_reader(self._watched)
-        self._watched = None
-        with self._lock:
-            self._lent = False
-        self._poke()
-
-    def _on_loan(self, conn: psycopg.Connection[Any]) -> None:
-        """On the loop: the thread handed the connection over (asked for earlier: maybe not anymore)."""
-        with self._lock:
-            wanted = self._loan_wanted and not self._closed
-        if not wanted or self._loop is None:
-            self._give_back()
-            return
-        self._watched = conn.fileno()
-        self._loop.add_reader(self._watched, self._read_on_loop, conn)
-        self._read_on_loop(conn)  # anything read from the socket meanwhile is parsed, not readable
-
-    def _read_on_loop(self, conn: psycopg.Connection[Any]) -> None:
-        """The loop's reader on the lent socket: what the thread's `_pump` does, on the loop."""
-        pgconn = conn.pgconn
-        try:
-            pgconn.consume_input()
-        except (psycopg.Error, OSError):
-            self._give_back()  # dead: the thread reconnects (its status is no longer OK)
-            return
-        batch = []
-        while (n := pgconn.notifies()) is not None:
-            batch.append(n.extra.decode())
-        if batch:
-            self._deliver(conn, batch)  # the hook's claim runs here, on this connection
-        if self._watched is not None and (pgconn.status != psycopg.pq.ConnStatus.OK or conn.broken):
-            self._give_back()  # its socket may stay readable: don't spin on it
 
     # -- the listening thread ------------------------------------------------------------------
 
@@ -349,7 +268,6 @@ class PgListener:
         """Hand over notifications until close() (returns) or the connection dies (raises)."""
         pgconn = conn.pgconn
         fd = conn.fileno()
-        heard = time.monotonic()
         while True:
             # Statements on this connection (a ping, the hook's claim) may leave notifications read
             # from the socket but not yet parsed: select() would not see them, so parse first.
@@ -361,55 +279,10 @@ class PgListener:
                 continue
             if pgconn.status != psycopg.pq.ConnStatus.OK:
                 raise psycopg.OperationalError("connection closed by the server")
-            quiet = time.monotonic() - heard
-            if quiet >= PING_SECONDS:
-                conn.execute(self._ping)  # quiet for a while: is the server still there?
-                heard = time.monotonic()
-                continue
-            if self._lend(conn):
-                if not self._wait_returned():
-                    return
-                continue  # the loop parsed what it read: only a broken connection is left to notice
-            readable, _, _ = select.select([fd, self._stop_r, self._ctl_r], [], [], PING_SECONDS - quiet)
+            readable, _, _ = select.select([fd, self._stop_r], [], [], PING_SECONDS)
             if self._stop_r in readable:
                 return
-            if self._ctl_r in readable:
-                _drain_pipe(self._ctl_r)
-            if fd in readable:
-                pgconn.consume_input()  # raises when the server went away
-                heard = time.monotonic()
-
-    def _lend(self, conn: psycopg.Connection[Any]) -> bool:
-        """Hand the connection to the loop if it asked for it: True if it now holds it."""
-        with self._lock:
-            loop = self._loop
-            if not self._loan_wanted or self._closed or loop is None:
-                return False
-            self._lent = True
-        try:
-            loop.call_soon_threadsafe(self._on_loan, conn)
-        except RuntimeError:  # the loop is closed: keep serving the connection here
-            with self._lock:
-                self._lent = self._loan_wanted = False
-            return False
-        return True
-
-    def _wait_returned(self) -> bool:
-        """Sleep while the loop holds the connection; False: close() was called meanwhile."""
-        while True:
-            with self._lock:
-                if not self._lent:
-                    return True
-            try:
-                readable, _, _ = select.select([self._stop_r, self._ctl_r], [], [])
-            except (OSError, ValueError):  # close() gave up waiting for us and closed the pipes
-                return False
-            if self._stop_r in readable:
-                return False
-            _drain_pipe(self._ctl_r)
-
-
-def _drain_pipe(fd: int) -> None:
-    with contextlib.suppress(BlockingIOError, InterruptedError, OSError):
-        while os.read(fd, 4096):
-            pass
+            if fd not in readable:
+                conn.execute(self._ping)  # quiet for a while: is the server still there?
+                continue
+            pgconn.consume_input()  # raises when the server went away
