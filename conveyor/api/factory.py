@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
 
 from .. import __version__
 from ..dashboard import mount_dashboard
@@ -68,6 +69,11 @@ def create_api(
     for module in (jobs, events, admin, system):
         api.include_router(module.router)
     mount_dashboard(api, services)
+
+    @api.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:  # `conveyor up` prints the base URL: a browser opened there lands somewhere useful
+        return RedirectResponse("/dashboard", status_code=307)
+
     api.add_middleware(BodyLimits, max_bytes=max_body_bytes, max_depth=max_json_depth)
     api.add_middleware(RequestMetrics, metrics=metrics)
     return api

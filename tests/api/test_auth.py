@@ -105,6 +105,11 @@ def test_health_and_metrics_need_no_key(api: Api) -> None:
     assert client.get("/metrics").status_code == 200
 
 
+def test_the_root_url_leads_to_the_dashboard(api: Api) -> None:
+    response = api.client(scope=None).get("/", follow_redirects=False)
+    assert (response.status_code, response.headers["location"]) == (307, "/dashboard")
+
+
 def test_revoked_key_is_refused(api: Api) -> None:
     keys = ApiKeys(api.app)
     _, text = keys.create("short-lived", "write")
