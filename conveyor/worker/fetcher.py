@@ -159,7 +159,10 @@ class Fetcher:
             if timeout <= 0:
                 return
         try:
-            await asyncio.wait_for(event.wait(), timeout)
+            # asyncio.timeout, not wait_for: wait_for runs the wait as a task of its own, two
+            # extra loop turns between a wake-up and this task resuming (~50 µs on an idle CPU).
+            async with asyncio.timeout(timeout):
+                await event.wait()
         except TimeoutError:
             if timeout >= self._poll:  # a quiet poll interval: look for due work even if unannounced
                 self._next_due = min(self._next_due, self._clock.now())
