@@ -423,10 +423,7 @@ class SQLiteStore:
             if p.promote_due:
                 conn.execute(Q.job_promote_due, {"now": p.now})
                 next_scheduled = conn.execute(Q.job_next_scheduled).fetchone()[0]
-            limits = [Limit(r[0], r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7])) for r in conn.execute(Q.limits_read)]
-            if limits:
-                budget, claimed = self._claim_limited(conn, p, base, limits)
-            elif p.queues is None:
+            if p.queues is None:
                 claimed = conn.execute(Q.job_claim_any, {**base, "limit": p.limit}).fetchall()
             else:
                 for queue in p.queues:
@@ -435,6 +432,11 @@ class SQLiteStore:
                         break
                     params = {**base, "queue": queue, "limit": left}
                     claimed.extend(conn.execute(Q.job_claim, params).fetchall())
+            if not claimed:  # none due, or limits exist (the statements above then claim nothing)
+                rows = conn.execute(Q.limits_read).fetchall()
+                limits = [Limit(r[0], r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7])) for r in rows]
+                if limits:
+                    budget, claimed = self._claim_limited(conn, p, base, limits)
         claimed.sort(key=lambda r: (-r[4], r[0]))
         worker_id = p.worker_id
         jobs = [
