@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -133,18 +134,46 @@ class JobFinish:
     now: float
 
 
-def unique_tokens(transitions: Sequence[Transition]) -> list[Transition]:
-    """One transition per fencing token (the first), as applying them one by one would leave it:
-    a token's second transition would find the job no longer running. A store that applies a
-    batch in one statement needs this: which duplicate row such a statement uses is unspecified."""
-    seen: set[tuple[str, int, str]] = set()
-    out = []
-    for t in transitions:
-        token = (t.job.job_id, t.job.attempt, t.job.worker_id)
-        if token not in seen:
-            seen.add(token)
-            out.append(t)
-    return out
+class FinishBatch:
+    """A `JobFinish` as both stores' job_finish.sql take it: one JSON document, so one statement
+    walks the whole batch in C.
+
+    One transition per fencing token (the first), as applying them one by one would leave it: a
+    token's second transition would find the job no longer running, while which duplicate a
+    single statement uses is unspecified."""
+
+    def __init__(self, transitions: Sequence[Transition]) -> None:
+        seen: set[tuple[str, int, str]] = set()
+        self.transitions: list[Transition] = []
+        for t in transitions:
+            token = (t.job.job_id, t.job.attempt, t.job.worker_id)
+            if token not in seen:
+                seen.add(token)
+                self.transitions.append(t)
+
+    def rows_json(self) -> str:
+        """[[id, job_id, attempt, worker_id, status, results, error, run_at, release], …], with
+        results and error as JSON text inside a JSON string (stored as written)."""
+        return json.dumps([
+            [t.job.seq, t.job.job_id, t.job.attempt, t.job.worker_id, t.status.value,
+             _json_or_none(t.results) if t.status.is_terminal else None, _json_or_none(t.error), t.run_at,
+             1 if t.release else 0]
+            for t in self.transitions
+        ])
+
+    def applied(self, matched: Iterable[str]) -> list[JobId]:
+        """The ids the statement returned, in submission order (one transition per job can match)."""
+        left = set(matched)
+        out = []
+        for t in self.transitions:
+            if t.job.job_id in left:
+                left.discard(t.job.job_id)
+                out.append(t.job.job_id)
+        return out
+
+
+def _json_or_none(value: Any) -> str | None:
+    return None if value is None else json.dumps(value)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
 from typing import Any
 
 import psycopg
@@ -23,7 +22,6 @@ from psycopg.rows import tuple_row
 
 from ...errors import StoreError
 from ...job import Job, JobId, LogEntry
-from ...outcome import Transition
 from ...webhooks.delivery import DeliveryState, WebhookDelivery
 from ..limits import Limit
 from ..params import (
@@ -38,6 +36,7 @@ from ..params import (
     AuditPage,
     AuditRecord,
     ClaimResult,
+    FinishBatch,
     JobCancel,
     JobCheckpoint,
     JobClaim,
@@ -72,7 +71,6 @@ from ..params import (
     WebhookRecord,
     WorkerBeat,
     parse_cursor,
-    unique_tokens,
 )
 from ..queries import load_migrations
 from ..stats import summarize
@@ -89,7 +87,6 @@ from .insert import (
     insert_step,
     is_graph,
     job_from_row,
-    json_or_none,
     keys_of,
     merge_inserted,
     run_steps,
@@ -104,19 +101,6 @@ from .wakeup import PgWakeup
 _PACKAGE = __package__ or "conveyor.store.postgres"
 MIGRATIONS = load_migrations(_PACKAGE)
 _dumps = json.dumps
-
-
-# -- finish: many fenced transitions in one statement --------------------------------------------
-
-
-def _finish_params(transitions: Sequence[Transition], now: float) -> dict[str, Any]:
-    rows = [
-        [t.job.seq, t.job.job_id, t.job.attempt, t.job.worker_id, t.status.value,
-         json_or_none(t.results) if t.status.is_terminal else None, json_or_none(t.error), t.run_at,
-         1 if t.release else 0]
-        for t in transitions
-    ]
-    return {"rows": _dumps(rows), "now": now}
 
 
 class PostgresStore:
@@ -371,19 +355,13 @@ class PostgresStore:
         return ClaimResult(jobs, next_scheduled, limited=True, next_check_at=budget.next_token_at())
 
     def job_finish(self, p: JobFinish) -> list[JobId]:
-        transitions = unique_tokens(p.transitions)
-        if not transitions:
+        batch = FinishBatch(p.transitions)
+        if not batch.transitions:
             return []
-        rows = self._db.returning(Q["job_finish"], _finish_params(transitions, p.now))
-        applied = {row[0] for row in rows}
-        out = []
-        for t in transitions:  # at most one transition per job can have matched its fencing token
-            if t.job.job_id in applied:
-                applied.discard(t.job.job_id)
-                out.append(t.job.job_id)
+        rows = self._db.returning(Q["job_finish"], {"rows": batch.rows_json(), "now": p.now})
         if any(cascades for _, cascades in rows):  # dependents or held batch children may be due now
             self.wakeup.notify("j:*")
-        return out
+        return batch.applied(row[0] for row in rows)
 
     def job_heartbeat(self, p: JobHeartbeat) -> list[JobId]:
         params = {"worker_id": p.worker_id, "lease_expires_at": p.now + p.lease_seconds}

@@ -34,6 +34,7 @@ from ..params import (
     AuditPage,
     AuditRecord,
     ClaimResult,
+    FinishBatch,
     JobCancel,
     JobCheckpoint,
     JobClaim,
@@ -69,7 +70,6 @@ from ..params import (
     WebhookRecord,
     WorkerBeat,
     parse_cursor,
-    unique_tokens,
 )
 from ..queries import load_migrations, load_queries
 from ..rows import job_from_row
@@ -91,6 +91,11 @@ _loads = json.loads
 
 def _json_or_none(value: Any) -> str | None:
     return None if value is None else _dumps(value)
+
+
+def _limit(r: tuple[Any, ...]) -> Limit:
+    """A `limits_read.sql` row."""
+    return Limit(r[0], r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7]))
 
 
 def _load_or_none(text: str | None) -> Any:
@@ -433,8 +438,7 @@ class SQLiteStore:
                     params = {**base, "queue": queue, "limit": left}
                     claimed.extend(conn.execute(Q.job_claim, params).fetchall())
             if not claimed:  # none due, or limits exist (the statements above then claim nothing)
-                rows = conn.execute(Q.limits_read).fetchall()
-                limits = [Limit(r[0], r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7])) for r in rows]
+                limits = [_limit(r) for r in conn.execute(Q.limits_read)]
                 if limits:
                     budget, claimed = self._claim_limited(conn, p, base, limits)
         claimed.sort(key=lambda r: (-r[4], r[0]))
@@ -501,30 +505,19 @@ class SQLiteStore:
             conn.execute(Q.limit_delete, {"scope": p.scope, "key": p.key})
 
     def limit_list(self) -> list[Limit]:
-        return [Limit(r[0], r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7])) for r in self._read(Q.limits_read)]
+        return [_limit(r) for r in self._read(Q.limits_read)]
 
     def job_finish(self, p: JobFinish) -> list[JobId]:
-        transitions = unique_tokens(p.transitions)
-        if not transitions:
+        batch = FinishBatch(p.transitions)
+        if not batch.transitions:
             return []
-        # Encoded before taking the write lock, which other processes may be waiting for.
-        rows = _dumps([
-            [t.job.seq, t.job.job_id, t.job.attempt, t.job.worker_id, t.status.value,
-             _json_or_none(t.results) if t.status.is_terminal else None, _json_or_none(t.error), t.run_at,
-             1 if t.release else 0]
-            for t in transitions
-        ])
+        rows = batch.rows_json()  # encoded before taking the write lock, which other processes may be waiting for
         with self._write() as conn:
             changes_before = conn.total_changes
             result = conn.execute(Q.job_finish, {"rows": rows, "now": p.now}).fetchall()
             # More rows changed than we updated: triggers released dependents or batch children.
             cascaded = conn.total_changes - changes_before > len(result)
-            matched = {job_id for job_id, _ in result}
-            applied = []
-            for t in transitions:  # at most one transition per job can have matched its token
-                if t.job.job_id in matched:
-                    matched.discard(t.job.job_id)
-                    applied.append(t.job.job_id)
+            applied = batch.applied(job_id for job_id, _ in result)
             hooked = {job_id for job_id, has_webhook in result if has_webhook}
             if hooked:  # webhook outbox rows for the ones now terminal, in this transaction
                 ids = [job_id for job_id in applied if job_id in hooked]
