@@ -132,6 +132,7 @@ class LimitDelete:
 class JobFinish:
     transitions: tuple[Transition, ...]
     now: float
+    wait: bool = True  # False: raise StoreBusy at once while another writer holds the lock (SQLite)
 
 
 class FinishBatch:

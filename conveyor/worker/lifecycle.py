@@ -55,13 +55,14 @@ class Worker:
         # PostgreSQL: outcomes on a thread of their own, so a claim never waits behind a batch's
         # durable commit (a WAL flush of ~100 jobs' changes, milliseconds here); claims and
         # finishes then overlap on two pooled connections. SQLite has one writer: one thread.
-        self.finish_db = self.db if self.store.dialect == "sqlite" else DbThread("conveyor-finish")
+        self._local_store = self.store.dialect == "sqlite"
+        self.finish_db = self.db if self._local_store else DbThread("conveyor-finish")
         self.completer = Completer(self.store, self.finish_db, self.clock, app.retry_policy)
         self.fetcher = Fetcher(
             self.store, self.db, self.clock, self.worker_id, s.queues, s.concurrency,
             s.claim_batch, s.lease_seconds, s.poll_interval,
             in_flight=lambda: len(self.running), start=self._start,
-            inline_when_idle=self.store.dialect == "sqlite",  # a claim is a local file write there
+            inline_when_idle=self._local_store,  # a claim is a local file write there
         )
         self.leases = LeaseKeeper(
             self.store, self.db, self.clock, self.worker_id, s.lease_seconds,
@@ -110,6 +111,9 @@ class Worker:
             self.running.pop(running.job.job_id, None)
             self.fetcher.slot_freed()
         self.completer.submit(running.job, outcome)
+        if self._local_store and not self.running and self.db.idle:
+            # Gone idle: write the outcome now, before the fetcher claims the next job (see write_now).
+            self.completer.write_now()
 
     def _interrupt(self, job_id: JobId, reason: str) -> None:
         running = self.running.get(job_id)

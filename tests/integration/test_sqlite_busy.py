@@ -1,5 +1,5 @@
-"""An idle SQLite worker claims on its event loop and must never wait there for another writer:
-`JobClaim(wait=False)` raises StoreBusy at once while the lock is held; the default waits."""
+"""An idle SQLite worker claims, and writes outcomes, on its event loop and must never wait there
+for another writer: `wait=False` raises StoreBusy at once while the lock is held; the default waits."""
 
 from __future__ import annotations
 
@@ -7,13 +7,18 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from conveyor import Conveyor
+from conveyor import Conveyor, JobStatus
+from conveyor.context import SyncJobContext
 from conveyor.errors import StoreBusy
 from conveyor.job import WorkerId
-from conveyor.store.params import JobClaim
+from conveyor.outcome import Transition
+from conveyor.store.params import JobClaim, JobFinish
+from tests.helpers import wait_for
+from tests.integration.conftest import running_worker
 
 
 def test_a_claim_that_must_not_wait_gives_up_while_another_writer_holds_the_lock(tmp_path: Path) -> None:
@@ -34,3 +39,55 @@ def test_a_claim_that_must_not_wait_gives_up_while_another_writer_holds_the_lock
     assert [j.job_id for j in result.jobs] == [job.job_id]
     other.close()
     app.close()
+
+
+def test_a_finish_that_must_not_wait_gives_up_while_another_writer_holds_the_lock(tmp_path: Path) -> None:
+    path = tmp_path / "busy.db"
+    app = Conveyor(f"sqlite:///{path}")
+    app.enqueue("t", {})
+    claimed = app.store.job_claim(JobClaim(WorkerId("w"), None, 1, time.time(), 30.0)).jobs[0]
+    done = Transition(claimed, JobStatus.COMPLETED, results="ok")
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    started = time.monotonic()
+    with pytest.raises(StoreBusy):
+        app.store.job_finish(JobFinish((done,), time.time(), wait=False))
+    assert time.monotonic() - started < 0.5
+    other.execute("COMMIT")
+    assert app.get(claimed.job_id).status is JobStatus.RUNNING  # nothing half-written
+    assert app.store.job_finish(JobFinish((done,), time.time())) == [claimed.job_id]
+    assert app.get(claimed.job_id).results == "ok"
+    other.close()
+    app.close()
+
+
+def test_a_worker_gone_idle_records_each_outcome_before_it_claims_the_next_job(tmp_path: Path) -> None:
+    """A sync handler at concurrency 1: the outcome is written on the event loop before the next
+    claim, so no store write shares the GIL with the next job's thread (Completer.write_now)."""
+    app = Conveyor(f"sqlite:///{tmp_path / 'idle.db'}")
+    app.register("work", lambda ctx, params: params["i"])
+    jobs = [app.enqueue("work", {"i": i}) for i in range(8)]
+    with running_worker(app, concurrency=1, claim_batch=1):
+        done = [wait_for(lambda j=j: (got := app.get(j.job_id)).status.is_terminal and got) for j in jobs]
+    assert [j.results for j in done] == list(range(8))
+    for previous, following in zip(done, done[1:], strict=False):
+        assert previous.finished_at_ts <= following.started_at_ts
+
+
+def test_an_idle_worker_whose_store_is_locked_leaves_the_outcome_to_its_store_thread(tmp_path: Path) -> None:
+    path = tmp_path / "locked.db"
+    app = Conveyor(f"sqlite:///{path}")
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+
+    def hold_the_lock(ctx: SyncJobContext, params: dict[str, Any]) -> str:
+        other.execute("BEGIN IMMEDIATE")  # held as the outcome is written: the inline write gives up
+        threading.Timer(0.3, lambda: other.execute("COMMIT")).start()
+        return "done"
+
+    app.register("hold", hold_the_lock)
+    job = app.enqueue("hold", {})
+    with running_worker(app, concurrency=1) as worker:
+        finished = wait_for(lambda: (got := app.get(job.job_id)).status.is_terminal and got, timeout=10)
+        assert worker.completer.applied == 1
+    assert finished.status is JobStatus.COMPLETED and finished.results == "done"
+    other.close()

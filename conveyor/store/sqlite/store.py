@@ -512,7 +512,7 @@ class SQLiteStore:
         if not batch.transitions:
             return []
         rows = batch.rows_json()  # encoded before taking the write lock, which other processes may be waiting for
-        with self._write() as conn:
+        with self._write(p.wait) as conn:
             changes_before = conn.total_changes
             result = conn.execute(Q.job_finish, {"rows": rows, "now": p.now}).fetchall()
             # More rows changed than we updated: triggers released dependents or batch children.
