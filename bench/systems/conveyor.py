@@ -261,12 +261,68 @@ def latency(store_url: str, n: int, rate: float) -> dict[str, Any]:
                 raise RuntimeError(f"latency job {job_id} ended {job.status.value}")
             ms.append((job.results["t"] - called) * 1000)
         _check_alive(proc, time.monotonic() + 1)
-    return {
+    figures = {
         "p50_ms": statistics.median(ms),
         "p95_ms": _percentile(ms, 0.95),
         "p99_ms": _percentile(ms, 0.99),
         "max_ms": max(ms),
     }
+    if not store_url.startswith("sqlite:"):
+        floor = _postgres_floor(store_url, n, rate)
+        figures |= {"floor_p50_ms": statistics.median(floor), "floor_p99_ms": _percentile(floor, 0.99)}
+    return figures
+
+
+def _postgres_floor(store_url: str, n: int, rate: float) -> list[float]:
+    """What the server and the network take, with no queue code: the same pacing, a durable
+    `INSERT` that NOTIFYs in the same statement, and a listener (a thread with its own
+    connections) that claims the row at once with an `UPDATE … RETURNING` (synchronous_commit
+    off, as Conveyor's claims). Milliseconds from the insert call to the claim's return: the floor
+    under W3 on PostgreSQL on this machine, measured in the same run."""
+    import threading
+
+    import psycopg
+
+    with psycopg.connect(store_url, autocommit=True) as setup:
+        setup.execute("CREATE TABLE bench_floor (id bigserial PRIMARY KEY, status text NOT NULL DEFAULT 'pending')")
+    claimed: dict[int, float] = {}
+    listening = threading.Event()
+
+    def listen() -> None:  # claims on a second connection: psycopg's notifies() stops after a query
+        with psycopg.connect(store_url, autocommit=True) as conn, psycopg.connect(store_url, autocommit=True) as db:
+            db.execute("SET synchronous_commit TO off")
+            conn.execute("LISTEN bench_floor")
+            listening.set()
+            for note in conn.notifies():
+                if note.payload == "stop":
+                    return
+                db.execute("UPDATE bench_floor SET status = 'running' WHERE id = %s RETURNING id",
+                           (int(note.payload),)).fetchall()
+                claimed[int(note.payload)] = time.time()
+
+    listener = threading.Thread(target=listen, daemon=True)
+    listener.start()
+    listening.wait(10)
+    insert = ("WITH row AS (INSERT INTO bench_floor DEFAULT VALUES RETURNING id) "
+              "SELECT id, pg_notify('bench_floor', id::text) FROM row")
+    called: dict[int, float] = {}
+    with psycopg.connect(store_url, autocommit=True) as conn:
+        for _ in range(10):
+            conn.execute(insert)
+        start = time.perf_counter()
+        for i in range(n):
+            pause = start + i / rate - time.perf_counter()
+            if pause > 0:
+                time.sleep(pause)
+            t0 = time.time()
+            row = conn.execute(insert).fetchone()
+            assert row is not None
+            called[row[0]] = t0
+        time.sleep(0.1)
+        conn.execute("SELECT pg_notify('bench_floor', 'stop')")
+        listener.join(10)
+        conn.execute("DROP TABLE bench_floor")
+    return [(claimed[i] - t0) * 1000 for i, t0 in called.items() if i in claimed]
 
 
 # -- W4 claim cost -------------------------------------------------------------------------------
