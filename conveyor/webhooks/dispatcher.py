@@ -14,8 +14,6 @@ import logging
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import httpx
-
 from ..clock import Clock
 from ..job import JobId, LogEntry
 from ..store.params import LogInsert, WebhookClaim, WebhookRecord
@@ -25,6 +23,8 @@ from .signing import request_headers
 from .validation import host_allowed
 
 if TYPE_CHECKING:
+    import httpx
+
     from ..settings import Settings
     from ..store import Store
     from ..worker.dbthread import DbThread
@@ -33,6 +33,8 @@ log = logging.getLogger("conveyor.webhooks")
 
 
 def _describe(exc: BaseException) -> str:
+    import httpx  # loaded already: a request raised this
+
     if isinstance(exc, TimeoutError | httpx.TimeoutException):
         return "timed out"
     text = str(exc).strip() or type(exc).__name__
@@ -59,6 +61,7 @@ class WebhookDispatcher:
             settings.webhook_max_attempts, settings.webhook_max_age_seconds,
         )
         self._in_flight: dict[asyncio.Task[None], WebhookDelivery] = {}
+        self._client: httpx.AsyncClient | None = None
         self._wake = asyncio.Event()
         self.delivered = 0  # counters, for metrics and tests
         self.failed_attempts = 0
@@ -66,23 +69,30 @@ class WebhookDispatcher:
 
     # -- the loop ------------------------------------------------------------------------------
 
-    async def run(self, client: httpx.AsyncClient | None = None) -> None:
-        async with contextlib.AsyncExitStack() as stack:
-            if client is None:
-                limits = httpx.Limits(max_connections=self._concurrency, max_keepalive_connections=self._concurrency)
-                client = await stack.enter_async_context(
-                    httpx.AsyncClient(timeout=self._timeout, limits=limits, follow_redirects=False)
-                )
-            try:
-                while True:
-                    try:
-                        await self.step(client)
-                    except Exception:
-                        log.exception("webhook dispatch failed; retrying in 1s")
-                        await asyncio.sleep(1.0)
-            finally:
-                await self._release_in_flight()
-                self._db.shutdown()
+    async def run(self) -> None:
+        try:
+            while True:
+                try:
+                    await self.step()
+                except Exception:
+                    log.exception("webhook dispatch failed; retrying in 1s")
+                    await asyncio.sleep(1.0)
+        finally:
+            await self._release_in_flight()
+            if self._client is not None:
+                with contextlib.suppress(Exception):
+                    await self._client.aclose()
+            self._db.shutdown()
+
+    def _http(self) -> httpx.AsyncClient:
+        """The HTTP client, made for the first delivery: httpx (a sixth of a worker's start-up
+        imports) loads only in workers that send webhooks."""
+        if self._client is None:
+            import httpx
+
+            limits = httpx.Limits(max_connections=self._concurrency, max_keepalive_connections=self._concurrency)
+            self._client = httpx.AsyncClient(timeout=self._timeout, limits=limits, follow_redirects=False)
+        return self._client
 
     async def _release_in_flight(self) -> None:
         """On shutdown: abandon the requests in flight and hand their callbacks back, due now, so
@@ -98,7 +108,7 @@ class WebhookDispatcher:
             with contextlib.suppress(Exception):  # else the lease expires: the same outcome, later
                 await self._db.call(self._store.webhook_record, record)
 
-    async def step(self, client: httpx.AsyncClient) -> int:
+    async def step(self) -> int:
         """Start what is due (up to free slots), else wait a little; returns how many started."""
         free = self._concurrency - len(self._in_flight)
         if free <= 0:
@@ -112,7 +122,7 @@ class WebhookDispatcher:
         claim = WebhookClaim(self._owner, free, now, self._lease, self._interval)
         claimed = await self._db.call(self._store.webhook_claim, claim)
         for delivery in claimed:
-            task = asyncio.get_running_loop().create_task(self._deliver(client, delivery))
+            task = asyncio.get_running_loop().create_task(self._deliver(self._http(), delivery))
             self._in_flight[task] = delivery
             task.add_done_callback(self._done)
         if len(claimed) < free:
@@ -154,6 +164,7 @@ class WebhookDispatcher:
             log.exception("webhook delivery %s of job %s failed unexpectedly", d.delivery_id, d.job_id)
 
     async def _post(self, client: httpx.AsyncClient, d: WebhookDelivery) -> tuple[int | None, str | None]:
+        import httpx  # loaded with the client
         headers = request_headers(
             delivery_id=d.delivery_id, event=d.event, attempt=d.attempts, job_id=d.job_id,
             token=d.token, secret=self._secret, body=d.payload, now=self._clock.now(),
