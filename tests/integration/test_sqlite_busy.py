@@ -3,6 +3,7 @@ for another writer: `wait=False` raises StoreBusy at once while the lock is held
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 import threading
 import time
@@ -70,7 +71,7 @@ def test_a_worker_gone_idle_records_each_outcome_before_it_claims_the_next_job(t
     with running_worker(app, concurrency=1, claim_batch=1):
         done = [wait_for(lambda j=j: (got := app.get(j.job_id)).status.is_terminal and got) for j in jobs]
     assert [j.results for j in done] == list(range(8))
-    for previous, following in zip(done, done[1:], strict=False):
+    for previous, following in itertools.pairwise(done):
         assert previous.finished_at_ts <= following.started_at_ts
 
 
