@@ -32,6 +32,7 @@ class Completer:
         self.applied = 0
         self.rejected = 0
         self.wake_all_on_finish: Callable[[], bool] = lambda: False
+        self.on_written: Callable[[], None] = lambda: None  # a batch is stored: its slots are free
 
     def submit(self, job: ClaimedJob, outcome: Outcome) -> None:
         t = transition(job, outcome, self._policy, self._clock.now())
@@ -102,6 +103,13 @@ class Completer:
             self._store.wakeup.notify(f"j:{queue}")
         if earliest is not None:
             self._store.wakeup.notify(f"s:{earliest}")
+        self.on_written()
+
+    def unwritten(self) -> int:
+        """How many outcomes are not stored yet. The worker counts them against its concurrency:
+        a job whose outcome a SIGKILL could still lose runs again, so a slot is only free once the
+        outcome is stored, and a kill re-runs at most `concurrency` jobs."""
+        return len(self._in_flight) + len(self._pending)
 
     def unwritten_ids(self) -> list[JobId]:
         """Jobs whose outcome is not stored yet: their leases must still be renewed, or a slow

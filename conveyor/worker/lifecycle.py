@@ -58,10 +58,14 @@ class Worker:
         self._local_store = self.store.dialect == "sqlite"
         self.finish_db = self.db if self._local_store else DbThread("conveyor-finish")
         self.completer = Completer(self.store, self.finish_db, self.clock, app.retry_policy)
+        # A slot is free once its job's outcome is stored (Completer.unwritten). Where outcomes
+        # commit on their own thread, a claim takes at most half the slots, so the next batch
+        # runs while the last one's outcomes commit instead of waiting for them.
+        batch = s.claim_batch if self.finish_db is self.db else min(s.claim_batch, max(1, s.concurrency // 2))
         self.fetcher = Fetcher(
             self.store, self.db, self.clock, self.worker_id, s.queues, s.concurrency,
-            s.claim_batch, s.lease_seconds, s.poll_interval,
-            in_flight=lambda: len(self.running), start=self._start,
+            batch, s.lease_seconds, s.poll_interval,
+            in_flight=lambda: len(self.running) + self.completer.unwritten(), start=self._start,
             inline_when_idle=self._local_store,  # a claim is a local file write there
         )
         self.leases = LeaseKeeper(
@@ -70,6 +74,7 @@ class Worker:
             info={"queues": list(s.queues) if s.queues else None, "concurrency": s.concurrency},
         )
         self.completer.wake_all_on_finish = lambda: self.fetcher.limited
+        self.completer.on_written = self.fetcher.slot_freed
         self.rescuer = Rescuer(self.store, self.db, self.clock, s.lease_seconds)
         self.pruner = Pruner(self.store, self.db, self.clock, s.retention_seconds)
         self.scheduler = Scheduler(app, self.store, self.db, self.clock)

@@ -8,9 +8,11 @@ from __future__ import annotations
 import asyncio
 import random
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
+import psycopg
 import pytest
 
 from conveyor import Conveyor, JobContext, JobStatus
@@ -81,3 +83,45 @@ def test_concurrency_holds_while_eager_and_own_claims_interleave(app: Conveyor) 
         wait_for(lambda: all_done(app, job_ids), timeout=10, what="every job done, no wake-up lost")
         assert worker.fetcher.eager_claimed >= 1
     assert running["max"] <= 3
+
+
+def test_a_slot_frees_only_once_its_outcome_is_stored(app: Conveyor) -> None:
+    """Outcomes count against concurrency until they are stored, so a SIGKILL re-runs at most
+    `concurrency` jobs (issue 6's chaos bound). Here two finished jobs' outcomes cannot be stored
+    (another transaction locks their rows): the worker, at concurrency 2, starts nothing else
+    until they are."""
+    gate = threading.Event()
+    started: list[str] = []
+
+    @app.handler("hold")
+    async def hold(ctx: JobContext, params: dict[str, Any]) -> None:
+        started.append("hold")
+        await asyncio.to_thread(gate.wait, 20)
+
+    @app.handler("quick")
+    async def quick(ctx: JobContext, params: dict[str, Any]) -> None:
+        started.append("quick")
+
+    held = [app.enqueue("hold", {}).job_id for _ in range(2)]
+    with running_worker(app, concurrency=2, claim_batch=2):
+        wait_for(lambda: started.count("hold") == 2, timeout=10, what="both held jobs running")
+        url = app.settings.database_url
+        with psycopg.connect(url) as locker:  # a transaction, open until the block ends
+            locker.execute("SELECT id FROM conveyor_jobs WHERE job_id = ANY(%s) FOR UPDATE", (held,))
+            quick_ids = [app.enqueue("quick", {}).job_id for _ in range(3)]
+            gate.set()  # both handlers return; their outcomes wait on the locked rows
+            wait_for(lambda: outcome_waits_on_a_lock(url), timeout=10, what="the finish blocked on the row locks")
+            watch_until = time.monotonic() + 0.3  # a claim, were one allowed, would start a job well within this
+            while time.monotonic() < watch_until:
+                assert "quick" not in started
+                time.sleep(0.01)
+        wait_for(lambda: all_done(app, held + quick_ids), timeout=10, what="all done once the outcomes are stored")
+    assert started[2:] == ["quick"] * 3
+
+
+def outcome_waits_on_a_lock(url: str) -> bool:
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%conveyor_jobs%'"
+        ).fetchone()
+    return bool(row and row[0])
