@@ -171,16 +171,25 @@ def latency_run(enqueue: Any, n: int, rate: float, folder: str, procs: list[subp
         enqueue(-1 - w)
     wait_stamps(folder, warmup, procs, timeout=120)
     called: dict[int, float] = {}
+    for i in paced(n, rate):
+        called[i] = time.time()
+        enqueue(i)
+    wait_stamps(folder, warmup + n, procs, timeout=60)
+    stamps = read_stamps(folder)
+    return latency_figures([(stamps[i] - called[i]) * 1000 for i in range(n)])
+
+
+def paced(n: int, rate: float) -> Iterator[int]:
+    """0 … n-1, each at its slot of a steady `rate` per second (W3's pacing, every system)."""
     start = time.perf_counter()
     for i in range(n):
         pause = start + i / rate - time.perf_counter()
         if pause > 0:
             time.sleep(pause)
-        called[i] = time.time()
-        enqueue(i)
-    wait_stamps(folder, warmup + n, procs, timeout=60)
-    stamps = read_stamps(folder)
-    ms = [(stamps[i] - called[i]) * 1000 for i in range(n)]
+        yield i
+
+
+def latency_figures(ms: list[float]) -> dict[str, Any]:
     return {"p50_ms": statistics.median(ms), "p95_ms": percentile(ms, 0.95), "p99_ms": percentile(ms, 0.99),
             "max_ms": max(ms)}
 

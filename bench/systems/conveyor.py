@@ -22,6 +22,7 @@ from conveyor import Conveyor, JobStatus
 from conveyor.job import WorkerId
 from conveyor.store.params import JobClaim
 
+from ._peer import latency_figures, paced, percentile
 from .conveyor_app import register
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,11 +33,6 @@ def _app(url: str) -> Conveyor:
     app = register(Conveyor(url))
     app.open()
     return app
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
 # -- W1 enqueue ----------------------------------------------------------------------------------
@@ -247,11 +243,7 @@ def latency(store_url: str, n: int, rate: float) -> dict[str, Any]:
         for _ in range(10):  # worker up, listening and warm
             app.wait(app.enqueue("stamp", {}).job_id, timeout=60)
         sent: list[tuple[str, float]] = []
-        start = time.perf_counter()
-        for i in range(n):
-            pause = start + i / rate - time.perf_counter()
-            if pause > 0:
-                time.sleep(pause)
+        for _ in paced(n, rate):
             called = time.time()
             sent.append((app.enqueue("stamp", {}).job_id, called))
         ms = []
@@ -261,15 +253,10 @@ def latency(store_url: str, n: int, rate: float) -> dict[str, Any]:
                 raise RuntimeError(f"latency job {job_id} ended {job.status.value}")
             ms.append((job.results["t"] - called) * 1000)
         _check_alive(proc, time.monotonic() + 1)
-    figures = {
-        "p50_ms": statistics.median(ms),
-        "p95_ms": _percentile(ms, 0.95),
-        "p99_ms": _percentile(ms, 0.99),
-        "max_ms": max(ms),
-    }
+    figures = latency_figures(ms)
     if not store_url.startswith("sqlite:"):
         floor = _postgres_floor(store_url, n, rate)
-        figures |= {"floor_p50_ms": statistics.median(floor), "floor_p99_ms": _percentile(floor, 0.99)}
+        figures |= {"floor_p50_ms": statistics.median(floor), "floor_p99_ms": percentile(floor, 0.99)}
     return figures
 
 
@@ -309,11 +296,7 @@ def _postgres_floor(store_url: str, n: int, rate: float) -> list[float]:
     with psycopg.connect(store_url, autocommit=True) as conn:
         for _ in range(10):
             conn.execute(insert)
-        start = time.perf_counter()
-        for i in range(n):
-            pause = start + i / rate - time.perf_counter()
-            if pause > 0:
-                time.sleep(pause)
+        for _ in paced(n, rate):
             t0 = time.time()
             row = conn.execute(insert).fetchone()
             assert row is not None
