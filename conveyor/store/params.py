@@ -157,7 +157,7 @@ class FinishBatch:
         results and error as JSON text inside a JSON string (stored as written)."""
         return json.dumps([
             [t.job.seq, t.job.job_id, t.job.attempt, t.job.worker_id, t.status.value,
-             _json_or_none(t.results) if t.status.is_terminal else None, _json_or_none(t.error), t.run_at,
+             json_or_none(t.results) if t.status.is_terminal else None, json_or_none(t.error), t.run_at,
              1 if t.release else 0]
             for t in self.transitions
         ])
@@ -173,7 +173,8 @@ class FinishBatch:
         return out
 
 
-def _json_or_none(value: Any) -> str | None:
+def json_or_none(value: Any) -> str | None:
+    """A nullable JSON column's value, as both stores write it."""
     return None if value is None else json.dumps(value)
 
 

@@ -61,7 +61,7 @@ class Worker:
         # A slot is free once its job's outcome is stored (Completer.unwritten). Where outcomes
         # commit on their own thread, a claim takes at most half the slots, so the next batch
         # runs while the last one's outcomes commit instead of waiting for them.
-        batch = s.claim_batch if self.finish_db is self.db else min(s.claim_batch, max(1, s.concurrency // 2))
+        batch = s.claim_batch if self._local_store else min(s.claim_batch, max(1, s.concurrency // 2))
         self.fetcher = Fetcher(
             self.store, self.db, self.clock, self.worker_id, s.queues, s.concurrency,
             batch, s.lease_seconds, s.poll_interval,

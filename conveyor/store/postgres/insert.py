@@ -19,17 +19,13 @@ import psycopg.errors
 from ...errors import InvalidJobOptions, StoreError
 from ...job import ClaimedJob, Job, NewJob
 from ...status import JobStatus
-from ..params import JobInsert, JobRun
+from ..params import JobInsert, JobRun, json_or_none
 from ..rows import job_from_row as shared_job_from_row
 from .database import Q, Step
 
 _dumps = json.dumps
 _loads = json.loads
 COPY_FROM = 50  # bulk inserts this big stream through COPY (two round trips, but the fastest per row)
-
-
-def json_or_none(value: Any) -> str | None:
-    return None if value is None else _dumps(value)
 
 
 def _json_or_empty(value: Any, empty: str) -> str:

@@ -69,6 +69,7 @@ from ..params import (
     WebhookList,
     WebhookRecord,
     WorkerBeat,
+    json_or_none,
     parse_cursor,
 )
 from ..queries import load_migrations, load_queries
@@ -87,10 +88,6 @@ Q = load_queries(__package__ or "conveyor.store.sqlite")
 MIGRATIONS = load_migrations(__package__ or "conveyor.store.sqlite")
 _dumps = json.dumps
 _loads = json.loads
-
-
-def _json_or_none(value: Any) -> str | None:
-    return None if value is None else _dumps(value)
 
 
 def _limit(r: tuple[Any, ...]) -> Limit:
@@ -327,7 +324,7 @@ class SQLiteStore:
                 "job_type": t.job_type, "queue": t.queue, "status": t.status.value, "priority": t.priority,
                 "max_attempts": t.max_attempts, "max_crashes": t.max_crashes, "timeout": t.timeout,
                 "created_at": t.created_at, "run_at": t.run_at, "parent_id": t.parent_id,
-                "webhook": _json_or_none(t.webhook), "metadata": _dumps(t.metadata) if t.metadata else "{}",
+                "webhook": json_or_none(t.webhook), "metadata": _dumps(t.metadata) if t.metadata else "{}",
                 "on_dependency_failure": t.on_dependency_failure, "rows": _dumps(list(pairs), allow_nan=False),
             })
             return
@@ -733,7 +730,7 @@ def _insert_row(j: NewJob) -> tuple[Any, ...]:
         _dumps(j.parameters) if j.parameters else "{}",  # empty: skip the encoder (hot path)
         j.max_attempts, j.max_crashes, j.timeout, j.created_at, j.run_at, j.parent_id,
         _dumps(list(j.depends_on)) if j.depends_on else "[]", j.idempotency_key,
-        _json_or_none(j.webhook), _dumps(j.metadata) if j.metadata else "{}",
+        json_or_none(j.webhook), _dumps(j.metadata) if j.metadata else "{}",
         1 if j.held else 0, j.on_dependency_failure,
     )
 
