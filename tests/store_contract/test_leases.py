@@ -36,6 +36,19 @@ def test_heartbeat_reports_jobs_the_worker_no_longer_owns(store: Store) -> None:
     assert beat(store, "w2", a.job_id) == [a.job_id]
 
 
+def test_heartbeat_renews_only_the_jobs_the_worker_names(store: Store) -> None:
+    """A job claimed in the worker's name that the worker never heard of (its claim's answer was
+    lost with the connection) is not renewed: it expires and is rescued while the worker lives on."""
+    insert(store, new_job(), new_job())
+    known, orphan = claim(store, worker="w1", limit=2, lease=10).jobs
+    for t in (8, 16):
+        assert beat(store, "w1", known.job_id, now=NOW + t, lease=10) == []
+    assert get(store, known.job_id).lease_expires_at_ts == NOW + 26
+    assert get(store, orphan.job_id).lease_expires_at_ts == NOW + 10
+    assert store.job_rescue_expired(JobRescue(NOW + 17)).requeued == [orphan.job_id]
+    assert get(store, known.job_id).status is JobStatus.RUNNING
+
+
 def test_next_lease_expiry(store: Store) -> None:
     assert store.job_next_lease_expiry() is None
     insert(store, new_job(), new_job())

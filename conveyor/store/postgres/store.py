@@ -364,7 +364,7 @@ class PostgresStore:
         return batch.applied(row[0] for row in rows)
 
     def job_heartbeat(self, p: JobHeartbeat) -> list[JobId]:
-        params = {"worker_id": p.worker_id, "lease_expires_at": p.now + p.lease_seconds}
+        params = {"worker_id": p.worker_id, "lease_expires_at": p.now + p.lease_seconds, "job_ids": list(p.job_ids)}
         owned = {row[0] for row in self._relaxed.returning(Q["job_heartbeat"], params, idempotent=True)}
         return [job_id for job_id in p.job_ids if job_id not in owned]
 

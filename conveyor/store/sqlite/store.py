@@ -524,7 +524,8 @@ class SQLiteStore:
         return applied
 
     def job_heartbeat(self, p: JobHeartbeat) -> list[JobId]:
-        params = {"worker_id": p.worker_id, "lease_expires_at": p.now + p.lease_seconds}
+        params = {"worker_id": p.worker_id, "lease_expires_at": p.now + p.lease_seconds,
+                  "job_ids": _dumps(list(p.job_ids))}
         with self._write() as conn:
             owned = {row[0] for row in conn.execute(Q.job_heartbeat, params)}
         return [job_id for job_id in p.job_ids if job_id not in owned]
