@@ -264,6 +264,27 @@ class StatsRead:
 
 
 @dataclass(frozen=True, slots=True)
+class WorkerPark:
+    """An idle worker's ticket (PostgreSQL): hand me the next new job of these queues. It holds
+    while the worker's LISTEN session holds the advisory lock `lock_key` (see `WorkerLock`)."""
+
+    worker_id: WorkerId
+    lock_key: int
+    queues: tuple[str, ...] | None  # None: every queue
+    lease_seconds: float
+    now: float
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerLock:
+    """Run on the worker's LISTEN connection each time it (re)connects: drop any ticket left from
+    the last session, then take `lock_key` (a new one each session) for the tickets to come."""
+
+    worker_id: WorkerId
+    lock_key: int
+
+
+@dataclass(frozen=True, slots=True)
 class WorkerBeat:
     worker_id: WorkerId
     now: float

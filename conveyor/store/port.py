@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
-from ..job import Job, JobId, LogEntry
+from ..job import ClaimedJob, Job, JobId, LogEntry, WorkerId
 from ..webhooks.delivery import WebhookDelivery
 from .limits import Limit
 from .params import (
@@ -51,6 +51,8 @@ from .params import (
     WebhookList,
     WebhookRecord,
     WorkerBeat,
+    WorkerLock,
+    WorkerPark,
 )
 
 
@@ -192,4 +194,27 @@ class Store(Protocol):
 
     def webhook_next_due(self) -> float | None:
         """The earliest time an undelivered callback may be tried, or None when there is none."""
+        ...
+
+
+@runtime_checkable
+class HandOff(Protocol):
+    """A store that hands a new job straight to an idle worker parked for it (PostgreSQL, where
+    a claim is a network round trip): the enqueue writes the job already claimed by that worker
+    and the wake-up carries the job. The worker calls these on its wake-up listener's thread,
+    whose statements run on the LISTEN connection (the session that holds the ticket's lock)."""
+
+    def worker_lock(self, p: WorkerLock) -> bool:
+        """Drop this worker's old ticket and take the session lock; False if it is taken."""
+        ...
+
+    def worker_park(self, p: WorkerPark) -> None: ...
+
+    def worker_unpark(self, p: WorkerLock) -> bool:
+        """Withdraw the ticket; False if it was gone: a job was handed over meanwhile, and its
+        wake-up is on the way."""
+        ...
+
+    def handed_job(self, message: str, worker_id: WorkerId) -> ClaimedJob | None:
+        """The job a wake-up hands to `worker_id`, or None if the message is not one for it."""
         ...

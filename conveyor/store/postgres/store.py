@@ -11,6 +11,7 @@ graphs is insert.py, the limited claim path limited.py.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from typing import Any
@@ -21,7 +22,8 @@ from psycopg import sql
 from psycopg.rows import tuple_row
 
 from ...errors import StoreError
-from ...job import Job, JobId, LogEntry
+from ...job import ClaimedJob, Job, JobId, LogEntry, NewJob, WorkerId
+from ...status import JobStatus
 from ...webhooks.delivery import DeliveryState, WebhookDelivery
 from ..limits import Limit
 from ..params import (
@@ -70,11 +72,14 @@ from ..params import (
     WebhookList,
     WebhookRecord,
     WorkerBeat,
+    WorkerLock,
+    WorkerPark,
     parse_cursor,
 )
 from ..queries import load_migrations
 from ..stats import summarize
 from .database import Database, Q, Step, as_literal, parse_postgres_url
+from .handoff import handed_job, handoff_params
 from .insert import (
     COPY_FROM,
     Steps,
@@ -169,12 +174,23 @@ class PostgresStore:
         if not keys and len(p.jobs) >= COPY_FROM:
             rows = [copy_row(j) for j in p.jobs]
             return self._db.run(lambda conn: self._in_transaction(conn, copy_then(rows, p.jobs)))
+        if len(p.jobs) == 1 and (handoff := handoff_params(p.jobs[0], self.target.channel)) is not None:
+            return [(self._insert_handoff(p.jobs[0], handoff), True)]
         insert = insert_step(p.jobs)
         if not keys:
             created = [(Job.from_new(j), True) for j in p.jobs]
             self._db.write(*with_notify(insert, self.target.channel, wake_messages(created)))
             return created
         return self._db.run(lambda conn: self._in_transaction(conn, with_keys(p.jobs, insert, keys)))
+
+    def _insert_handoff(self, new: NewJob, params: dict[str, Any]) -> Job:
+        """One plain job, handed straight to a parked idle worker if there is one (handoff.py)."""
+        worker_id, lease_expires_at, _ = self._db.returning(Q["job_insert_handoff"], params)[0]
+        job = Job.from_new(new)
+        if worker_id is None:
+            return job
+        return dataclasses.replace(job, status=JobStatus.RUNNING, attempt=1, worker_id=worker_id,
+                                   started_at_ts=new.created_at, lease_expires_at_ts=lease_expires_at)
 
     def job_insert_runs(self, p: JobRunsInsert) -> None:
         if p.runs:
@@ -369,7 +385,11 @@ class PostgresStore:
         return [job_id for job_id in p.job_ids if job_id not in owned]
 
     def job_rescue_expired(self, p: JobRescue) -> RescueResult:
-        rows = self._relaxed.returning(Q["job_rescue_expired"], {"now": p.now}, idempotent=True)
+        """Also drops the tickets of workers that died parked (parked_purge.sql)."""
+        rescued, _ = self._relaxed.pipelined(
+            [(Q["job_rescue_expired"], {"now": p.now}), (Q["parked_purge"], None)], transaction=False, idempotent=True
+        )
+        rows = rescued.fetchall()
         return RescueResult(
             requeued=[JobId(r[0]) for r in rows if r[1] == "pending"],
             quarantined=[JobId(r[0]) for r in rows if r[1] == "failed"],
@@ -398,6 +418,27 @@ class PostgresStore:
             "message": [e.message for e in p.entries],
         }
         self._db.write(Q["log_insert"], params)
+
+    # -- the hand-off to parked idle workers (handoff.py; run on the worker's LISTEN connection) -
+
+    def worker_lock(self, p: WorkerLock) -> bool:
+        _, locked = self._relaxed.pipelined(
+            [(Q["worker_unpark"], {"worker_id": p.worker_id}), (Q["worker_lock"], {"lock_key": p.lock_key})],
+            transaction=False,
+        )
+        row = locked.fetchone()
+        return bool(row and row[0])
+
+    def worker_park(self, p: WorkerPark) -> None:
+        params = {"worker_id": p.worker_id, "lock_key": p.lock_key, "lease_seconds": p.lease_seconds, "now": p.now,
+                  "queues": list(p.queues) if p.queues is not None else None}
+        self._relaxed.write(Q["worker_park"], params, idempotent=True)
+
+    def worker_unpark(self, p: WorkerLock) -> bool:
+        return self._relaxed.write(Q["worker_unpark"], {"worker_id": p.worker_id}, idempotent=True) == 1
+
+    def handed_job(self, message: str, worker_id: WorkerId) -> ClaimedJob | None:
+        return handed_job(message, worker_id)
 
     def worker_beat(self, p: WorkerBeat) -> None:
         params = {"worker_id": p.worker_id, "info": _dumps(p.info), "now": p.now,
