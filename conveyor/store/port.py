@@ -78,6 +78,28 @@ class Listener(Protocol):
     def close(self) -> None: ...
 
 
+class ListenerHook(Protocol):
+    """Acts on a listener's own thread (PgListener.intercept), where its store statements run on
+    the LISTEN connection itself: an idle worker claims there the moment a wake-up arrives, and
+    keeps its hand-off ticket in that session. None of these may raise."""
+
+    def on_messages(self, messages: list[str]) -> list[str]:
+        """A batch of messages as it arrives; returns those still to hand over to `drain()`."""
+        ...
+
+    def on_connect(self) -> None:
+        """A new session (the first, or after a reconnect), before any other call in it."""
+        ...
+
+    def on_poke(self, connected: bool) -> None:
+        """Someone called `poke()`; `connected` False: between sessions (no statements then)."""
+        ...
+
+    def on_disconnect(self) -> None:
+        """The session is gone, and with it what it held."""
+        ...
+
+
 class Store(Protocol):
     dialect: str
     url: str

@@ -1,7 +1,9 @@
 """Claims due jobs in batches up to free capacity; sleeps until pushed a wake-up (or a due time).
 
 While it sleeps, the wake-up listener may claim for it (eager.py) where the store's listener
-allows that: the claimed jobs start as soon as they reach the event loop."""
+allows that: the claimed jobs start as soon as they reach the event loop. Where the store can
+hand a new job straight to an idle worker (PostgreSQL), it also leaves a ticket meanwhile, and
+a job handed over starts from its wake-up alone."""
 
 from __future__ import annotations
 
@@ -10,13 +12,15 @@ import dataclasses
 import functools
 import logging
 import math
+import os
 from collections.abc import Callable
 
 from ..clock import Clock
 from ..errors import StoreBusy
 from ..job import ClaimedJob, WorkerId
 from ..store import Store
-from ..store.params import ClaimResult, JobClaim
+from ..store.params import ClaimResult, JobClaim, WorkerLock, WorkerPark
+from ..store.port import HandOff
 from .dbthread import DbThread
 from .eager import EagerClaim
 
@@ -56,9 +60,10 @@ class Fetcher:
         self._next_due = 0.0  # earliest scheduled run_at we know of; 0 forces a look
         self._hint = math.inf  # scheduled work announced while a claim was in flight
         self._announced = False  # a wake-up since the last claim: look (again)
-        self._eager: EagerClaim[ClaimResult] | None = None
-        self._eager_limit = 0
+        self._eager: EagerClaim[ClaimResult, ClaimedJob] | None = None
+        self._eager_cap = 0  # what the last eager claim could take
         self.eager_claimed = 0  # eager claims delivered so far
+        self.handed = 0  # jobs handed straight over (a ticket taken) so far
         self._eager_full = False  # the last one filled its limit: there may be more
         self.stopping = False
         self.limited = False  # fleet-wide limits exist: finished jobs may unblock other workers
@@ -70,9 +75,12 @@ class Fetcher:
         kind, _, arg = message.partition(":")
         return kind == "j" and (arg == "*" or self._queues is None or arg in self._queues)
 
-    def make_eager(self) -> EagerClaim[ClaimResult]:
-        """Let the listener thread claim while this fetcher sleeps: its `on_messages` is the hook."""
-        self._eager = EagerClaim(asyncio.get_running_loop(), self.wants, self._claimed)
+    def make_eager(self, poke: Callable[[], None] = lambda: None) -> EagerClaim[ClaimResult, ClaimedJob]:
+        """Let the listener thread claim while this fetcher sleeps (the result is its hook), and
+        keep a hand-off ticket meanwhile where the store hands jobs over (`poke`: the listener's)."""
+        ticket = StoreTicket(self._store, self._clock, self._worker_id, self._queues, self._lease) \
+            if isinstance(self._store, HandOff) else None
+        self._eager = EagerClaim(asyncio.get_running_loop(), self.wants, self._claimed, ticket, poke, self._handed)
         return self._eager
 
     def on_message(self, message: str) -> None:
@@ -107,7 +115,7 @@ class Fetcher:
         self._hint = math.inf
         self._announced = False
         params = JobClaim(self._worker_id, self._queues, limit, now, self._lease, promote_due=promote)
-        idle = self._in_flight() == 0 and self._db.idle  # else our own writes would contend for the lock
+        idle = self.busy() == 0 and self._db.idle  # else our own writes would contend for the lock
         result = self._claim_inline(params) if self._inline_when_idle and idle else None
         if result is None:
             result = await self._db.call(self._store.job_claim, params)
@@ -133,10 +141,15 @@ class Fetcher:
         if result.next_check_at is not None:  # a rate limit refills then: look again
             self._next_due = min(self._next_due, result.next_check_at)
 
-    def _eager_claim(self, limit: int) -> ClaimResult:
-        """The claim an armed EagerClaim runs (on the listener thread): no promotion of due jobs,
-        which the fetcher's own timed claims do."""
-        params = JobClaim(self._worker_id, self._queues, limit, self._clock.now(), self._lease, promote_due=False)
+    def _eager_claim(self, limit: int, reserved: int) -> ClaimResult:
+        """The claim an armed EagerClaim runs (on the listener thread), leaving free the slots
+        that a hand-off took since it was armed: no promotion of due jobs, which the fetcher's
+        own timed claims do."""
+        self._eager_cap = limit - reserved  # read on the loop once the result is delivered
+        if self._eager_cap <= 0:
+            return ClaimResult(jobs=[], next_scheduled_at=None)
+        params = JobClaim(self._worker_id, self._queues, self._eager_cap, self._clock.now(), self._lease,
+                          promote_due=False)
         return self._store.job_claim(params)
 
     def _claimed(self, result: ClaimResult | None, error: BaseException | None) -> None:
@@ -147,10 +160,28 @@ class Fetcher:
         else:
             self._learn(result)
             self.eager_claimed += 1
-            self._eager_full = len(result.jobs) >= self._eager_limit
+            self._eager_full = len(result.jobs) >= self._eager_cap
             for job in result.jobs:  # even if told to stop meanwhile: shutdown finishes or releases them
                 self._start(job)
         self._wake.set()
+
+    def _handed(self, job: ClaimedJob) -> None:
+        """A job handed over through our ticket, on the event loop: it is ours already, start it
+        (even if told to stop meanwhile: shutdown finishes or releases it)."""
+        self.handed += 1
+        self._start(job)
+        self._wake.set()
+
+    def busy(self) -> int:
+        """Slots taken: jobs in flight, and jobs handed over to us that are still on the way."""
+        return self._in_flight() + (self._eager.reserved() if self._eager is not None else 0)
+
+    async def settle(self, timeout: float) -> None:
+        """After `stop()`: wait (up to `timeout`) for handed-over jobs still on the way, so that
+        shutdown finishes or releases them like the rest."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while self._eager is not None and self._eager.reserved() and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.01)
 
     async def _sleep(self, event: asyncio.Event, until_due: bool = True) -> None:
         timeout = self._poll
@@ -177,27 +208,28 @@ class Fetcher:
         if eager is None:
             await self._sleep(self._wake)
             return True
-        limit = min(self._concurrency - self._in_flight(), self._batch)  # free now: after the last claim
+        limit = min(self._concurrency - self.busy(), self._batch)  # free now: after the last claim
         if limit <= 0:
             return True  # full: the loop waits for a free slot
-        runs = self.eager_claimed
-        self._eager_limit = limit
-        eager.arm(functools.partial(self._eager_claim, limit))
+        runs, handed = self.eager_claimed, self.handed
+        eager.arm(functools.partial(self._eager_claim, limit), park=True)
         try:
             await self._sleep(self._wake)
         finally:
-            busy = eager.disarm()
-            if busy is not None:  # claimed but not delivered yet: its jobs start before we claim more
-                await busy
+            # Withdraws the ticket, and waits for a claim or hand-off under way: its jobs start
+            # before we claim more.
+            await eager.disarm()
+        if self.handed != handed and self.eager_claimed == runs and not self._announced:
+            return False  # a job handed over: nothing announced to look for, arm again
         return self.eager_claimed == runs or self._eager_full or self._announced
 
     async def run(self) -> None:
         look = True
         while not self.stopping:
-            free = self._concurrency - self._in_flight()
+            free = self._concurrency - self.busy()
             if free <= 0:
                 self._capacity.clear()
-                if self._concurrency - self._in_flight() <= 0:
+                if self._concurrency - self.busy() <= 0:
                     await self._sleep(self._capacity, until_due=False)
                 continue
             limit = min(free, self._batch)
@@ -213,3 +245,32 @@ class Fetcher:
                 if len(jobs) >= limit:
                     continue
             look = await self._idle()
+
+
+class StoreTicket:
+    """This worker's hand-off ticket in a `HandOff` store (eager.py's `Ticket`). Its calls run on
+    the listener thread, where the store's statements go to the LISTEN session; each session
+    takes a lock of its own, so a ticket left by an earlier session is never mistaken for live."""
+
+    def __init__(
+        self, store: HandOff, clock: Clock, worker_id: WorkerId, queues: tuple[str, ...] | None, lease: float
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._worker_id = worker_id
+        self._queues = queues
+        self._lease = lease
+        self._key = 0
+
+    def lock(self) -> bool:
+        self._key = int.from_bytes(os.urandom(8), "big", signed=True)
+        return self._store.worker_lock(WorkerLock(self._worker_id, self._key))
+
+    def park(self) -> None:
+        self._store.worker_park(WorkerPark(self._worker_id, self._key, self._queues, self._lease, self._clock.now()))
+
+    def unpark(self) -> bool:
+        return self._store.worker_unpark(WorkerLock(self._worker_id, self._key))
+
+    def handed(self, message: str) -> ClaimedJob | None:
+        return self._store.handed_job(message, self._worker_id)

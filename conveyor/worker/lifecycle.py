@@ -158,8 +158,8 @@ class Worker:
                 self._on_message(message)
 
         loop.add_reader(listener.fileno(), on_readable)
-        if isinstance(listener, Intercepting):  # claims right on the listener thread while idle
-            listener.intercept(self.fetcher.make_eager().on_messages)
+        if isinstance(listener, Intercepting):  # claims (and hand-offs) right on the listener thread while idle
+            listener.intercept(self.fetcher.make_eager(listener.poke))
         if install_signals:
             self._install_signals(loop)
         services = [
@@ -206,6 +206,7 @@ class Worker:
         self.fetcher.stop()
         with contextlib.suppress(Exception):
             await fetcher
+        await self.fetcher.settle(timeout=2.0)  # a job handed over just before the ticket was withdrawn
         in_flight = [r.task for r in self.running.values() if r.task is not None]
         if in_flight and not self._hard_stop:
             log.info("waiting up to %.1fs for %d running job(s)", self.settings.shutdown_grace_seconds, len(in_flight))

@@ -38,6 +38,12 @@ def all_done(app: Conveyor, job_ids: list[str]) -> bool:
     return all(app.get(job_id).status is JobStatus.COMPLETED for job_id in job_ids)
 
 
+def parked_workers(app: Conveyor) -> int:
+    with psycopg.connect(app.store.url) as conn:
+        row = conn.execute("SELECT count(*) FROM conveyor_parked").fetchone()
+        return int(row[0]) if row else 0
+
+
 def test_idle_worker_claims_announced_jobs_on_the_listener_thread(app: Conveyor) -> None:
     threads: list[str] = []
 
@@ -47,12 +53,34 @@ def test_idle_worker_claims_announced_jobs_on_the_listener_thread(app: Conveyor)
 
     with running_worker(app, concurrency=4) as worker:
         job_ids = []
-        for _ in range(5):  # one at a time, each to a worker that went idle again
-            job = app.enqueue("note", {})
-            job_ids.append(job.job_id)
-            wait_for(lambda job=job: app.get(job.job_id).status is JobStatus.COMPLETED, timeout=10, what="job done")
+        for _ in range(5):  # a few at a time (not handed over), each lot to a worker gone idle again
+            jobs = app.enqueue_many([("note", {}), ("note", {})])
+            job_ids += [job.job_id for job in jobs]
+            wait_for(lambda jobs=jobs: all_done(app, [j.job_id for j in jobs]), timeout=10, what="jobs done")
         assert worker.fetcher.eager_claimed >= 1
-    assert len(threads) == 5
+    assert len(threads) == 10
+
+
+def test_an_idle_worker_gets_each_new_job_handed_over(app: Conveyor) -> None:
+    """A worker parked for work gets a new job in its wake-up, already claimed: no claim runs."""
+    started: list[float] = []
+
+    @app.handler("note")
+    async def note(ctx: JobContext, params: dict[str, Any]) -> None:
+        started.append(time.time())
+
+    with running_worker(app, concurrency=4) as worker:
+        for _ in range(5):
+            wait_for(lambda: parked_workers(app) == 1, timeout=10, what="the worker parked")
+            job = app.enqueue("note", {})
+            assert job.status is JobStatus.RUNNING and job.worker_id == worker.worker_id
+            wait_for(lambda job=job: app.get(job.job_id).status is JobStatus.COMPLETED, timeout=10, what="job done")
+        assert worker.fetcher.handed == 5 and worker.fetcher.eager_claimed == 0
+        job = app.get(job.job_id)
+        assert job.attempt == 1 and job.results is None and len(started) == 5
+        assert worker.fetcher.busy() == 0
+        wait_for(lambda: parked_workers(app) == 1, timeout=10, what="parked again")
+    assert parked_workers(app) == 0  # a worker that stops withdraws its ticket
 
 
 def test_concurrency_holds_while_eager_and_own_claims_interleave(app: Conveyor) -> None:

@@ -22,7 +22,7 @@ class Recorder:
         self.delivered.append((result, error))
 
     def claim(self, value: Any) -> Any:
-        def run() -> Any:
+        def run(reserved: int = 0) -> Any:
             self.threads.append(threading.current_thread().name)
             if isinstance(value, BaseException):
                 raise value
@@ -31,7 +31,7 @@ class Recorder:
         return run
 
 
-async def from_listener(eager: EagerClaim[Any], messages: list[str]) -> list[str]:
+async def from_listener(eager: EagerClaim[Any, Any], messages: list[str]) -> list[str]:
     """Call the hook on a thread of its own, as the listener does; the loop stays free meanwhile."""
     return await asyncio.to_thread(eager.on_messages, messages)
 
@@ -39,13 +39,11 @@ async def from_listener(eager: EagerClaim[Any], messages: list[str]) -> list[str
 def test_armed_claim_runs_on_the_listener_thread_once_and_covers_the_wakeups() -> None:
     async def main() -> None:
         rec = Recorder()
-        eager: EagerClaim[Any] = EagerClaim(asyncio.get_running_loop(), wants_default, rec.deliver)
+        eager: EagerClaim[Any, Any] = EagerClaim(asyncio.get_running_loop(), wants_default, rec.deliver)
         eager.arm(rec.claim(["job-1"]))
         left = await from_listener(eager, ["c:abc", "j:default", "j:other"])
         assert left == ["c:abc", "j:other"]  # the claim saw what "j:default" announced
-        busy = eager.disarm()
-        if busy is not None:  # delivered already, or about to be
-            await busy
+        await eager.disarm()  # delivered already, or about to be
         assert rec.delivered == [(["job-1"], None)]
         assert rec.threads and rec.threads[0] != threading.current_thread().name
         # one-shot: a second wake-up is handed over untouched, nothing claimed
@@ -58,14 +56,12 @@ def test_armed_claim_runs_on_the_listener_thread_once_and_covers_the_wakeups() -
 def test_unwanted_messages_leave_it_armed() -> None:
     async def main() -> None:
         rec = Recorder()
-        eager: EagerClaim[Any] = EagerClaim(asyncio.get_running_loop(), wants_default, rec.deliver)
+        eager: EagerClaim[Any, Any] = EagerClaim(asyncio.get_running_loop(), wants_default, rec.deliver)
         eager.arm(rec.claim(["job-1"]))
         assert await from_listener(eager, ["j:other", "s:123.0", "c:*"]) == ["j:other", "s:123.0", "c:*"]
         assert rec.threads == []
         assert await from_listener(eager, ["j:*"]) == []
-        busy = eager.disarm()
-        if busy is not None:
-            await busy
+        await eager.disarm()
         assert rec.delivered == [(["job-1"], None)]
 
     asyncio.run(main())
@@ -74,9 +70,9 @@ def test_unwanted_messages_leave_it_armed() -> None:
 def test_disarmed_before_a_wakeup_claims_nothing() -> None:
     async def main() -> None:
         rec = Recorder()
-        eager: EagerClaim[Any] = EagerClaim(asyncio.get_running_loop(), wants_default, rec.deliver)
+        eager: EagerClaim[Any, Any] = EagerClaim(asyncio.get_running_loop(), wants_default, rec.deliver)
         eager.arm(rec.claim(["job-1"]))
-        assert eager.disarm() is None
+        await eager.disarm()
         assert await from_listener(eager, ["j:default"]) == ["j:default"]
         await asyncio.sleep(0)  # let any (wrongly) scheduled delivery run
         assert rec.threads == [] and rec.delivered == []
@@ -87,13 +83,11 @@ def test_disarmed_before_a_wakeup_claims_nothing() -> None:
 def test_a_failed_claim_is_delivered_and_the_wakeups_handed_over() -> None:
     async def main() -> None:
         rec = Recorder()
-        eager: EagerClaim[Any] = EagerClaim(asyncio.get_running_loop(), wants_default, rec.deliver)
+        eager: EagerClaim[Any, Any] = EagerClaim(asyncio.get_running_loop(), wants_default, rec.deliver)
         boom = RuntimeError("store down")
         eager.arm(rec.claim(boom))
         assert await from_listener(eager, ["j:default"]) == ["j:default"]  # the fetcher must look itself
-        busy = eager.disarm()
-        if busy is not None:
-            await busy
+        await eager.disarm()
         assert rec.delivered == [(None, boom)]
 
     asyncio.run(main())
@@ -102,10 +96,10 @@ def test_a_failed_claim_is_delivered_and_the_wakeups_handed_over() -> None:
 def test_disarm_while_the_claim_runs_waits_for_its_delivery() -> None:
     async def main() -> None:
         rec = Recorder()
-        eager: EagerClaim[Any] = EagerClaim(asyncio.get_running_loop(), wants_default, rec.deliver)
+        eager: EagerClaim[Any, Any] = EagerClaim(asyncio.get_running_loop(), wants_default, rec.deliver)
         started, release = threading.Event(), threading.Event()
 
-        def slow_claim() -> list[str]:
+        def slow_claim(reserved: int) -> list[str]:
             started.set()
             assert release.wait(10)
             return ["job-1"]
@@ -113,11 +107,172 @@ def test_disarm_while_the_claim_runs_waits_for_its_delivery() -> None:
         eager.arm(slow_claim)
         hook = asyncio.ensure_future(from_listener(eager, ["j:default"]))
         assert await asyncio.to_thread(started.wait, 10)
-        busy = eager.disarm()
-        assert busy is not None and not busy.done()
+        busy = asyncio.ensure_future(eager.disarm())
+        await asyncio.sleep(0.05)
+        assert not busy.done()
         release.set()
         await asyncio.wait_for(busy, 10)
         assert rec.delivered == [(["job-1"], None)]
         assert await hook == []
+
+    asyncio.run(main())
+
+
+# -- the hand-off ticket (a stand-in for the store's: what the listener thread would run) --------
+
+
+class FakeTicket:
+    """The store's side of a ticket: `take()` is an enqueue handing a job over through it."""
+
+    def __init__(self, lockable: bool = True) -> None:
+        self.lockable = lockable
+        self.in_store = False
+        self.calls: list[str] = []
+
+    def lock(self) -> bool:
+        self.calls.append("lock")
+        return self.lockable
+
+    def park(self) -> None:
+        self.calls.append("park")
+        self.in_store = True
+
+    def unpark(self) -> bool:
+        self.calls.append("unpark")
+        was, self.in_store = self.in_store, False
+        return was
+
+    def take(self) -> str:
+        assert self.in_store
+        self.in_store = False
+        return "r:me job-h"
+
+    def handed(self, message: str) -> str | None:
+        return message.removeprefix("r:me ") if message.startswith("r:me ") else None
+
+
+class Listener:
+    """Runs the hook's listener-side calls on a thread of its own, as PgListener's thread does;
+    `poke()` is answered by `serve()`."""
+
+    def __init__(self) -> None:
+        self.pokes = 0
+
+    def poke(self) -> None:
+        self.pokes += 1
+
+    async def serve(self, eager: EagerClaim[Any, Any]) -> None:
+        await asyncio.to_thread(eager.on_poke, True)
+
+
+def parking(ticket: FakeTicket, listener: Listener, handed: list[Any]) -> tuple[EagerClaim[Any, Any], Recorder]:
+    rec = Recorder()
+    eager: EagerClaim[Any, Any] = EagerClaim(asyncio.get_running_loop(), wants_default, rec.deliver, ticket,
+                                             listener.poke, handed.append)
+    return eager, rec
+
+
+async def disarm_served(eager: EagerClaim[Any, Any], listener: Listener) -> None:
+    """Disarm while the listener thread answers the poke that withdraws the ticket."""
+    task = asyncio.ensure_future(eager.disarm())
+    await asyncio.sleep(0)
+    await listener.serve(eager)
+    await asyncio.wait_for(task, 10)
+
+
+def test_armed_it_parks_and_a_handed_job_uses_up_the_arm() -> None:
+    async def main() -> None:
+        ticket, listener, handed = FakeTicket(), Listener(), []
+        eager, rec = parking(ticket, listener, handed)
+        await asyncio.to_thread(eager.on_connect)
+        assert ticket.calls == ["lock"] and not ticket.in_store  # nothing wanted yet
+        eager.arm(rec.claim(["job-1"]), park=True)
+        assert listener.pokes == 1
+        await listener.serve(eager)
+        assert ticket.in_store and ticket.calls == ["lock", "park"]
+        assert await from_listener(eager, ["c:x", ticket.take(), "r:other job-z"]) == ["c:x"]
+        await asyncio.sleep(0.01)
+        assert handed == ["job-h"] and eager.reserved() == 0
+        assert await from_listener(eager, ["j:default"]) == ["j:default"]  # used up: no claim
+        await eager.disarm()  # nothing to withdraw: the ticket was taken
+        assert ticket.calls == ["lock", "park"] and rec.delivered == []
+
+    asyncio.run(main())
+
+
+def test_disarm_withdraws_the_ticket() -> None:
+    async def main() -> None:
+        ticket, listener, handed = FakeTicket(), Listener(), []
+        eager, rec = parking(ticket, listener, handed)
+        await asyncio.to_thread(eager.on_connect)
+        eager.arm(rec.claim(["job-1"]), park=True)
+        await listener.serve(eager)
+        await disarm_served(eager, listener)
+        assert ticket.calls == ["lock", "park", "unpark"] and not ticket.in_store
+        assert eager.reserved() == 0 and handed == []
+
+    asyncio.run(main())
+
+
+def test_a_ticket_taken_before_its_withdrawal_reserves_a_slot_until_the_job_arrives() -> None:
+    async def main() -> None:
+        ticket, listener, handed = FakeTicket(), Listener(), []
+        eager, rec = parking(ticket, listener, handed)
+        await asyncio.to_thread(eager.on_connect)
+        eager.arm(rec.claim(["job-1"]), park=True)
+        await listener.serve(eager)
+        message = ticket.take()  # an enqueue took it; its wake-up has not arrived yet
+        await disarm_served(eager, listener)
+        assert eager.reserved() == 1  # the fetcher counts that job as running already
+        await from_listener(eager, [message])
+        await asyncio.sleep(0.01)
+        assert handed == ["job-h"] and eager.reserved() == 0
+
+    asyncio.run(main())
+
+
+def test_a_wakeup_while_parked_withdraws_first_and_leaves_a_taken_slot_free() -> None:
+    async def main() -> None:
+        ticket, listener, handed = FakeTicket(), Listener(), []
+        eager, _ = parking(ticket, listener, handed)
+        reserved_seen: list[int] = []
+
+        def claim(reserved: int) -> list[str]:
+            reserved_seen.append(reserved)
+            return ["job-1"]
+
+        await asyncio.to_thread(eager.on_connect)
+        eager.arm(claim, park=True)
+        await listener.serve(eager)
+        message = ticket.take()
+        assert await from_listener(eager, ["j:default"]) == []
+        assert reserved_seen == [1] and ticket.calls[-1] == "unpark" and eager.reserved() == 1
+        await from_listener(eager, [message])
+        await eager.disarm()
+        assert handed == ["job-h"] and eager.reserved() == 0
+
+    asyncio.run(main())
+
+
+def test_without_the_lock_it_never_parks_and_a_lost_session_forgets_its_ticket() -> None:
+    async def main() -> None:
+        ticket, listener, handed = FakeTicket(lockable=False), Listener(), []
+        eager, rec = parking(ticket, listener, handed)
+        await asyncio.to_thread(eager.on_connect)
+        eager.arm(rec.claim(["job-1"]), park=True)
+        await listener.serve(eager)
+        assert ticket.calls == ["lock"]
+        await eager.disarm()
+
+        ticket.lockable = True
+        await asyncio.to_thread(eager.on_connect)  # a new session: now it parks
+        eager.arm(rec.claim(["job-1"]), park=True)
+        await listener.serve(eager)
+        assert ticket.calls[-1] == "park"
+        ticket.take()
+        await disarm_served(eager, listener)  # taken: one job in transit...
+        assert eager.reserved() == 1
+        await asyncio.to_thread(eager.on_disconnect)  # ...lost with the session (its lease runs out)
+        assert eager.reserved() == 0
 
     asyncio.run(main())

@@ -7,7 +7,9 @@ messages over through a pipe — so `fileno()` stays the same for the listener's
 (asyncio's `add_reader` keeps working) while the thread reconnects and re-LISTENs by itself
 after a server restart, then announces `j:*` and `s:0` so workers look for what they missed.
 An idle worker hooks in (`intercept`): the thread claims the announced jobs on arrival, on the
-LISTEN connection itself (`hot_path`: the store's claims run there, with its session settings).
+LISTEN connection itself (`hot_path`: the store's claims run there, with its session settings),
+and keeps the worker's hand-off ticket there (its lock lives in this session; `poke` asks the
+thread to act on a change).
 """
 
 from __future__ import annotations
@@ -19,13 +21,14 @@ import logging
 import os
 import select
 import threading
-from collections.abc import Callable
+import time
 from typing import Any
 
 import psycopg
 from psycopg import sql
 
 from ...errors import StoreError
+from ..port import ListenerHook
 from .database import Database, Target, as_literal
 
 log = logging.getLogger("conveyor.store.postgres")
@@ -158,10 +161,15 @@ class PgListener:
         self._messages: collections.deque[str] = collections.deque()
         self._lock = threading.Lock()
         self._closed = False
-        self._intercept: Callable[[list[str]], list[str]] | None = None
+        self._hook: ListenerHook | None = None
+        self._hooked_session = 0  # the session the hook last heard `on_connect` for
+        self._session = 0  # counts connections made
+        self._held: list[str] = []  # arrived while a statement ran on the connection: delivered next
         self._ready_r, self._ready_w = os.pipe()  # readable: messages waiting (the stable fileno)
         self._stop_r, self._stop_w = os.pipe()  # readable: close() was called
-        for fd in (self._ready_r, self._ready_w, self._stop_r, self._stop_w):
+        self._poke_r, self._poke_w = os.pipe()  # readable: the hook has something to do (poke())
+        self._fds = (self._ready_r, self._ready_w, self._stop_r, self._stop_w, self._poke_r, self._poke_w)
+        for fd in self._fds:
             os.set_blocking(fd, False)
         self.connected = threading.Event()
         self.reconnects = 0
@@ -184,12 +192,19 @@ class PgListener:
             self._messages.clear()
         return messages
 
-    def intercept(self, hook: Callable[[list[str]], list[str]] | None) -> None:
-        """Run `hook` on the listening thread with each batch of messages as it arrives, before
-        the hand-over: it may act on them there and then (an idle worker claims the announced
-        jobs without waiting for its event loop) and returns the messages still to hand over.
-        It must not raise; the thread blocks while it runs."""
-        self._intercept = hook
+    def intercept(self, hook: ListenerHook | None) -> None:
+        """Let `hook` act on the listening thread (see `ListenerHook`), with the hot path's
+        statements running on this connection: each batch of messages goes through its
+        `on_messages` before the hand-over (an idle worker claims the announced jobs there and
+        then, without waiting for its event loop). Its methods must not raise; the thread blocks
+        while they run."""
+        self._hook = hook
+        self.poke()  # on_connect for the session already up
+
+    def poke(self) -> None:
+        """Have the listening thread call the hook's `on_poke` soon (from any thread)."""
+        with contextlib.suppress(BlockingIOError, InterruptedError, OSError):
+            os.write(self._poke_w, b"!")  # full pipe: a poke is pending already
 
     def close(self) -> None:
         with self._lock:
@@ -199,23 +214,60 @@ class PgListener:
         with contextlib.suppress(OSError):
             os.write(self._stop_w, b"x")
         self._thread.join(timeout=5.0)
-        for fd in (self._ready_r, self._ready_w, self._stop_r, self._stop_w):
+        for fd in self._fds:
             with contextlib.suppress(OSError):
                 os.close(fd)
 
     # -- the listening thread ------------------------------------------------------------------
 
-    def _deliver(self, conn: psycopg.Connection[Any], messages: list[str]) -> None:
-        hook = self._intercept
-        if hook is not None and not self._closed:
-            pinned = self._hot_path.pinned(conn) if self._hot_path is not None else contextlib.nullcontext()
+    def _pinned(self, conn: psycopg.Connection[Any]) -> contextlib.AbstractContextManager[None]:
+        return self._hot_path.pinned(conn) if self._hot_path is not None else contextlib.nullcontext()
+
+    def _hooked(self, conn: psycopg.Connection[Any]) -> ListenerHook | None:
+        """The hook, once it has heard `on_connect` for this session (None: no hook, or closed)."""
+        hook = self._hook
+        if hook is None or self._closed:
+            return None
+        if self._hooked_session != self._session:
+            self._hooked_session = self._session
             try:
-                with pinned:
-                    messages = hook(messages)
+                with self._pinned(conn):
+                    hook.on_connect()
+            except Exception:
+                log.exception("wake-up hook failed on connect")
+        return hook
+
+    def _deliver(self, conn: psycopg.Connection[Any], messages: list[str]) -> None:
+        hook = self._hooked(conn)
+        if hook is not None:
+            try:
+                with self._pinned(conn):
+                    messages = hook.on_messages(messages)
             except Exception:  # a bug in the hook must not kill the listener: hand everything over
                 log.exception("wake-up hook failed")
         if messages:
             self._push(messages)
+
+    def _poked(self, conn: psycopg.Connection[Any] | None) -> None:
+        with contextlib.suppress(BlockingIOError, InterruptedError, OSError):
+            while os.read(self._poke_r, 4096):
+                pass
+        hook = self._hook if conn is None else self._hooked(conn)
+        if hook is None or self._closed:
+            return
+        try:
+            with self._pinned(conn) if conn is not None else contextlib.nullcontext():
+                hook.on_poke(conn is not None)
+        except Exception:
+            log.exception("wake-up hook failed on poke")
+
+    def _disconnected(self) -> None:
+        hook = self._hook
+        if hook is not None:
+            try:
+                hook.on_disconnect()
+            except Exception:
+                log.exception("wake-up hook failed on disconnect")
 
     def _push(self, messages: list[str]) -> None:
         with self._lock:
@@ -226,11 +278,20 @@ class PgListener:
                 os.write(self._ready_w, b"!")  # full pipe: it is readable already
 
     def _stopping(self, timeout: float) -> bool:
-        try:
-            readable, _, _ = select.select([self._stop_r], [], [], timeout)
-        except (OSError, ValueError):  # close() gave up waiting for us and closed the pipe
-            return True
-        return bool(readable)
+        """Wait `timeout` seconds between connection attempts (answering pokes meanwhile, as
+        disconnected); True once close() was called."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                readable, _, _ = select.select([self._stop_r, self._poke_r], [], [],
+                                               max(0.0, deadline - time.monotonic()))
+            except (OSError, ValueError):  # close() gave up waiting for us and closed the pipe
+                return True
+            if self._stop_r in readable:
+                return True
+            if self._poke_r not in readable:
+                return False
+            self._poked(None)
 
     def _run(self) -> None:
         delay = 0.05
@@ -243,10 +304,11 @@ class PgListener:
                     return
                 delay = min(delay * 2, RECONNECT_MAX_SECONDS)
                 continue
+            self._session += 1
             try:
-                # What arrives while a statement runs on it (a ping, a claim) is handed over as is:
-                # the hook must not run a statement on a connection in the middle of one.
-                conn.add_notify_handler(lambda n: self._push([n.payload]))
+                # What arrives while a statement runs on it (a ping, a claim) waits for the pump's
+                # next turn: the hook must not run a statement on a connection in the middle of one.
+                conn.add_notify_handler(lambda n: self._held.append(n.payload))
                 if self._hot_session_sql is not None:
                     conn.execute(self._hot_session_sql)
                 conn.execute(self._listen)
@@ -263,6 +325,7 @@ class PgListener:
             finally:
                 with contextlib.suppress(Exception):
                     conn.close()
+                self._disconnected()
 
     def _pump(self, conn: psycopg.Connection[Any]) -> None:
         """Hand over notifications until close() (returns) or the connection dies (raises)."""
@@ -271,7 +334,7 @@ class PgListener:
         while True:
             # Statements on this connection (a ping, the hook's claim) may leave notifications read
             # from the socket but not yet parsed: select() would not see them, so parse first.
-            batch = []
+            batch, self._held = self._held, []
             while (n := pgconn.notifies()) is not None:
                 batch.append(n.extra.decode())
             if batch:
@@ -279,10 +342,12 @@ class PgListener:
                 continue
             if pgconn.status != psycopg.pq.ConnStatus.OK:
                 raise psycopg.OperationalError("connection closed by the server")
-            readable, _, _ = select.select([fd, self._stop_r], [], [], PING_SECONDS)
+            readable, _, _ = select.select([fd, self._stop_r, self._poke_r], [], [], PING_SECONDS)
             if self._stop_r in readable:
                 return
-            if fd not in readable:
+            if self._poke_r in readable:
+                self._poked(conn)
+            if fd in readable:
+                pgconn.consume_input()  # raises when the server went away
+            elif self._poke_r not in readable:
                 conn.execute(self._ping)  # quiet for a while: is the server still there?
-                continue
-            pgconn.consume_input()  # raises when the server went away
