@@ -9,15 +9,16 @@ WITH ticket AS (
     DELETE FROM conveyor_parked AS p
     USING (
         SELECT worker_id FROM conveyor_parked
-        WHERE (queues IS NULL OR %(queue)s = ANY (queues))
-          AND NOT EXISTS (SELECT 1 FROM conveyor_limits)
-          AND NOT EXISTS (SELECT 1 FROM conveyor_jobs WHERE status = 'pending' AND queue = %(queue)s)
-          AND NOT pg_try_advisory_xact_lock_shared(lock_key)
+        WHERE (queues IS NULL OR %(queue)s = ANY (queues)) AND NOT pg_try_advisory_xact_lock_shared(lock_key)
         ORDER BY parked_at
         LIMIT 1
         FOR UPDATE SKIP LOCKED
     ) AS pick
+    -- Checked only once a ticket is found (they name `pick`): most enqueues find none.
     WHERE p.worker_id = pick.worker_id
+      AND NOT EXISTS (SELECT 1 FROM conveyor_limits WHERE pick.worker_id IS NOT NULL)
+      AND NOT EXISTS (SELECT 1 FROM conveyor_jobs
+                      WHERE status = 'pending' AND queue = %(queue)s AND pick.worker_id IS NOT NULL)
     RETURNING p.worker_id, p.lease_seconds
 ), inserted AS (
     INSERT INTO conveyor_jobs (
