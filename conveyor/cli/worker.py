@@ -41,8 +41,13 @@ def worker(app_spec: str | None, db: str | None, **flags: Any) -> None:
     """Run workers until SIGTERM/SIGINT (graceful: running jobs finish or go back to pending)."""
     app = open_app(app_spec, db, create=True, **settings_overrides(**flags))
     if app.settings.processes > 1:
-        app.close()
-        sys.exit(Supervisor(app.settings, app_spec).run())
+        app.close()  # no connection or thread of ours left: children are forked from here
+
+        def run_child() -> int:
+            app.run_worker()
+            return 0
+
+        sys.exit(Supervisor(app.settings, app_spec, run_child=run_child).run())
     try:
         app.run_worker()
     finally:
