@@ -93,6 +93,7 @@ class EagerClaim(Generic[T, J]):
         self._in_transit = 0  # tickets taken whose job has not arrived yet
         self._arrived = 0  # handed-over jobs on their way to the event loop
         self._withdrawn: asyncio.Future[None] | None = None  # the loop waits for the withdrawal
+        self.taken_when_withdrawn = 0  # tickets found taken as they were withdrawn, so far
 
     # -- the event loop's side -------------------------------------------------------------------
 
@@ -253,6 +254,7 @@ class EagerClaim(Generic[T, J]):
             self._parked = False
             if not untouched:
                 self._in_transit += 1
+                self.taken_when_withdrawn += 1
         return untouched
 
     def _resolve(self, future: asyncio.Future[None] | None) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from typing import Any
 
 from conveyor import Conveyor, JobContext
@@ -23,11 +24,13 @@ def _record(job_id: str) -> None:
 
 
 async def pg_record(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
-    """Records the execution; sleeps `sleep` seconds first if given (to keep a drain going)."""
+    """Records the execution; sleeps `sleep` seconds first if given (to keep a drain going).
+    Returns its process and when it started (the same machine's clock as the test's)."""
+    started = time.time()
     if params.get("sleep"):
         await asyncio.sleep(float(params["sleep"]))
     _record(ctx.job_id)
-    return {"pid": os.getpid()}
+    return {"pid": os.getpid(), "started": started}
 
 
 def create_app() -> Conveyor:

@@ -17,6 +17,9 @@ import pytest
 
 from conveyor import Conveyor, JobContext, JobStatus
 from conveyor.settings import Settings
+from conveyor.store.postgres.database import Q
+from conveyor.store.postgres.handoff import handoff_params
+from conveyor.store.postgres.store import PostgresStore
 from tests.conftest import require_postgres
 from tests.helpers import wait_for
 from tests.integration.conftest import running_worker
@@ -111,6 +114,86 @@ def test_concurrency_holds_while_eager_and_own_claims_interleave(app: Conveyor) 
         wait_for(lambda: all_done(app, job_ids), timeout=10, what="every job done, no wake-up lost")
         assert worker.fetcher.eager_claimed >= 1
     assert running["max"] <= 3
+
+
+def test_handoffs_and_withdrawals_racing_keep_concurrency_exact(app: Conveyor) -> None:
+    """A worker woken every few milliseconds by its poll withdraws its ticket and parks again all
+    the time, while two producers enqueue single jobs: tickets get taken just before their
+    withdrawal, and those jobs must count against capacity until their wake-up arrives."""
+    lock = threading.Lock()
+    running = {"now": 0, "max": 0}
+    runs: list[str] = []
+
+    @app.handler("hold")
+    async def hold(ctx: JobContext, params: dict[str, Any]) -> None:
+        with lock:
+            running["now"] += 1
+            running["max"] = max(running["max"], running["now"])
+            runs.append(ctx.job_id)
+        await asyncio.sleep(params["seconds"])
+        with lock:
+            running["now"] -= 1
+
+    job_ids: list[str] = []
+
+    def produce(seed: int) -> None:
+        rng = random.Random(seed)
+        for _ in range(150):
+            job_ids.append(app.enqueue("hold", {"seconds": rng.choice([0.0, 0.001, 0.004])}).job_id)
+            time.sleep(rng.choice([0.0, 0.005, 0.01, 0.02]))
+
+    with running_worker(app, concurrency=2, claim_batch=2, poll_interval=0.003) as worker:
+        producers = [threading.Thread(target=produce, args=(seed,)) for seed in (1, 2)]
+        for p in producers:
+            p.start()
+        for p in producers:
+            p.join(60)
+        wait_for(lambda: all_done(app, job_ids), timeout=30, what="every job done")
+        handed = worker.fetcher.handed
+        assert worker.fetcher.busy() == 0
+    assert running["max"] <= 2
+    assert sorted(runs) == sorted(job_ids)  # each ran once
+    assert handed >= 1
+
+
+def test_a_ticket_taken_as_it_is_withdrawn_holds_its_slot_until_the_job_arrives(app: Conveyor) -> None:
+    """The race made to happen: an enqueue holds the worker's ticket (its transaction is open)
+    when the worker, woken by another queue's job, withdraws the ticket; the withdrawal waits,
+    then finds the ticket taken. At concurrency 1 the handed-over job must run alone, and the
+    other job only after it."""
+    spans: dict[str, list[float]] = {}
+
+    @app.handler("hold")
+    async def hold(ctx: JobContext, params: dict[str, Any]) -> None:
+        spans[params["name"]] = [time.time()]
+        await asyncio.sleep(0.05)
+        spans[params["name"]].append(time.time())
+
+    store = app.store
+    assert isinstance(store, PostgresStore)
+    with running_worker(app, concurrency=1) as worker:
+        wait_for(lambda: parked_workers(app) == 1, timeout=10, what="the worker parked")
+        handed = app.build_job("hold", {"name": "handed"})
+        params = handoff_params(handed, store.target.channel)
+        assert params is not None
+        with psycopg.connect(app.settings.database_url) as producer:  # a transaction, open until commit()
+            assert producer.execute(Q["job_insert_handoff"], params).fetchone()[0] == worker.worker_id
+            app.enqueue("hold", {"name": "other"}, queue="other")  # no ticket to take: a wake-up
+            wait_for(lambda: withdrawal_waiting(app), timeout=10, what="the withdrawal waiting on the ticket")
+            producer.commit()
+        wait_for(lambda: len(spans.get("other", [])) == 2, timeout=10, what="both jobs ran")
+        assert worker.fetcher._eager is not None and worker.fetcher._eager.taken_when_withdrawn == 1
+        assert worker.fetcher.handed == 1 and worker.fetcher.busy() == 0
+    assert spans["handed"][1] <= spans["other"][0]  # one at a time: the handed-over job held the slot
+
+
+def withdrawal_waiting(app: Conveyor) -> bool:
+    with psycopg.connect(app.settings.database_url) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE %s",
+            ("%DELETE FROM conveyor_parked WHERE worker_id%",),
+        ).fetchone()
+        return bool(row and row[0])
 
 
 def test_a_slot_frees_only_once_its_outcome_is_stored(app: Conveyor) -> None:
