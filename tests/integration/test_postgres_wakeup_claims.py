@@ -23,7 +23,7 @@ from conveyor.store.postgres.store import PostgresStore
 from tests.conftest import require_postgres
 from tests.helpers import wait_for
 from tests.integration.conftest import running_worker
-from tests.postgres_helpers import fresh_schema
+from tests.postgres_helpers import fresh_schema, schema_of, terminate_connections
 
 pytestmark = pytest.mark.postgres
 
@@ -84,6 +84,32 @@ def test_an_idle_worker_gets_each_new_job_handed_over(app: Conveyor) -> None:
         assert worker.fetcher.busy() == 0
         wait_for(lambda: parked_workers(app) == 1, timeout=10, what="parked again")
     assert parked_workers(app) == 0  # a worker that stops withdraws its ticket
+
+
+def ticket_keys(app: Conveyor) -> list[int]:
+    with psycopg.connect(app.store.url) as conn:
+        return [row[0] for row in conn.execute("SELECT lock_key FROM conveyor_parked")]
+
+
+def test_hand_offs_resume_after_the_listen_session_is_killed(app: Conveyor) -> None:
+    """The ticket's lock lives in the LISTEN session: when that dies, the worker reconnects, drops
+    the old ticket, takes a new lock and parks again, and new jobs are handed over as before."""
+    done: list[str] = []
+
+    @app.handler("note")
+    async def note(ctx: JobContext, params: dict[str, Any]) -> None:
+        done.append(ctx.job_id)
+
+    with running_worker(app, concurrency=2) as worker:
+        wait_for(lambda: len(ticket_keys(app)) == 1, timeout=10, what="the worker parked")
+        [before] = ticket_keys(app)
+        base, name = require_postgres(), schema_of(app.store.url)
+        assert terminate_connections(base, name, "-- An idle worker's ticket") == 1  # the LISTEN session
+        wait_for(lambda: ticket_keys(app) not in ([], [before]), timeout=20, what="parked again, a new lock")
+        job = app.enqueue("note", {})
+        assert job.status is JobStatus.RUNNING and job.worker_id == worker.worker_id
+        wait_for(lambda: done == [job.job_id], timeout=10, what="the handed-over job ran")
+        assert worker.fetcher.handed == 1 and worker.fetcher.busy() == 0
 
 
 def test_concurrency_holds_while_eager_and_own_claims_interleave(app: Conveyor) -> None:
