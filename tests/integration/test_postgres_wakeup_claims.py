@@ -81,7 +81,7 @@ def test_an_idle_worker_gets_each_new_job_handed_over(app: Conveyor) -> None:
         assert worker.fetcher.handed == 5 and worker.fetcher.eager_claimed == 0
         job = app.get(job.job_id)
         assert job.attempt == 1 and job.results is None and len(started) == 5
-        assert worker.fetcher.busy() == 0
+        wait_for(lambda: worker.fetcher.busy() == 0, timeout=10, what="every outcome stored, nothing in transit")
         wait_for(lambda: parked_workers(app) == 1, timeout=10, what="parked again")
     assert parked_workers(app) == 0  # a worker that stops withdraws its ticket
 
@@ -109,7 +109,8 @@ def test_hand_offs_resume_after_the_listen_session_is_killed(app: Conveyor) -> N
         job = app.enqueue("note", {})
         assert job.status is JobStatus.RUNNING and job.worker_id == worker.worker_id
         wait_for(lambda: done == [job.job_id], timeout=10, what="the handed-over job ran")
-        assert worker.fetcher.handed == 1 and worker.fetcher.busy() == 0
+        assert worker.fetcher.handed == 1
+        wait_for(lambda: worker.fetcher.busy() == 0, timeout=10, what="its outcome stored")
 
 
 def test_concurrency_holds_while_eager_and_own_claims_interleave(app: Conveyor) -> None:
@@ -176,7 +177,7 @@ def test_handoffs_and_withdrawals_racing_keep_concurrency_exact(app: Conveyor) -
             p.join(60)
         wait_for(lambda: all_done(app, job_ids), timeout=30, what="every job done")
         handed = worker.fetcher.handed
-        assert worker.fetcher.busy() == 0
+        wait_for(lambda: worker.fetcher.busy() == 0, timeout=10, what="every outcome stored, nothing in transit")
     assert running["max"] <= 2
     assert sorted(runs) == sorted(job_ids)  # each ran once
     assert handed >= 1
@@ -209,7 +210,8 @@ def test_a_ticket_taken_as_it_is_withdrawn_holds_its_slot_until_the_job_arrives(
             producer.commit()
         wait_for(lambda: len(spans.get("other", [])) == 2, timeout=10, what="both jobs ran")
         assert worker.fetcher._eager is not None and worker.fetcher._eager.taken_when_withdrawn == 1
-        assert worker.fetcher.handed == 1 and worker.fetcher.busy() == 0
+        assert worker.fetcher.handed == 1
+        wait_for(lambda: worker.fetcher.busy() == 0, timeout=10, what="both outcomes stored, nothing in transit")
     assert spans["handed"][1] <= spans["other"][0]  # one at a time: the handed-over job held the slot
 
 
