@@ -520,10 +520,10 @@ class Conveyor:
             return self.insert(self._build_specs(items, now), connection=connection)
         if not runs:
             return []
-        self.store.job_insert_runs(JobRunsInsert(tuple(runs)))
+        written = self.store.job_insert_runs(JobRunsInsert(tuple(runs)))
         if not self.store.announces_inserts:
             self._wake((run.template.status, run.template.queue, run.template.run_at) for run in runs)
-        return [job for run in runs for job in Job.run_of(run.template, run.job_ids, run.parameters)]
+        return written
 
     def _runs(self, items: Sequence[Any], now: float) -> list[JobRun] | None:
         """`items` as runs of consecutive jobs that share a type and options (the same options

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ..job import ClaimedJob, JobId, LogEntry, NewJob, WorkerId
+from ..job import ClaimedJob, Job, JobId, LogEntry, NewJob, WorkerId
 from ..outcome import Transition
 from ..status import JobStatus
 from ..webhooks.delivery import DeliveryState
@@ -52,6 +52,11 @@ class JobRun:
 @dataclass(frozen=True, slots=True)
 class JobRunsInsert:
     runs: tuple[JobRun, ...]  # written in order, in one transaction
+
+
+def runs_written(runs: Sequence[JobRun]) -> list[Job]:
+    """The jobs `job_insert_runs` wrote, in order: what `enqueue_many` returns."""
+    return [job for run in runs for job in Job.run_of(run.template, run.job_ids, run.parameters)]
 
 
 def parse_cursor(text: str | None) -> int | None:

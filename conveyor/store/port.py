@@ -123,8 +123,9 @@ class Store(Protocol):
         existing non-terminal job with the same idempotency key was returned instead)."""
         ...
 
-    def job_insert_runs(self, p: JobRunsInsert) -> None:
-        """Insert runs of alike jobs (none with an idempotency key) in one transaction."""
+    def job_insert_runs(self, p: JobRunsInsert) -> list[Job]:
+        """Insert runs of alike jobs (none with an idempotency key) in one transaction; returns
+        the jobs written, in order."""
         ...
 
     def job_get(self, p: JobGet) -> Job | None: ...

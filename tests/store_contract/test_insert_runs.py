@@ -35,8 +35,8 @@ def test_runs_store_every_field_like_job_insert(store: Store, parameters: list[d
     run = _run({"job_type": "pdf", "queue": "documents", "priority": 9, "max_attempts": 7, "max_crashes": 2,
                 "timeout": 12.5, "created_at": NOW - 0.123456789, "metadata": {"tenant": "acme"},
                 "webhook": {"url": "https://example.com/hook"}}, parameters)
-    store.job_insert_runs(JobRunsInsert((run,)))
-    expected = Job.run_of(run.template, run.job_ids, run.parameters)
+    expected = store.job_insert_runs(JobRunsInsert((run,)))
+    assert expected == Job.run_of(run.template, run.job_ids, run.parameters)  # what was written, returned
     for job_id, params, returned in zip(run.job_ids, run.parameters, expected, strict=True):
         stored = get(store, job_id)
         assert stored.parameters == params
@@ -61,6 +61,24 @@ def test_runs_keep_submission_order_across_runs(store: Store) -> None:
     claimed = claim(store, limit=10).jobs
     assert [c.parameters["i"] for c in claimed] == list(range(6))  # FIFO = submission order
     assert [c.job_type for c in claimed] == ["a", "a", "a", "b", "b", "a"]
+
+
+@pytest.mark.parametrize("escape_at", [None, 2_400], ids=["plain", "escape-in-a-late-chunk"])
+def test_big_runs_are_written_whole_in_order(store: Store, escape_at: int | None) -> None:
+    """Runs bigger than a statement's chunk (PostgreSQL sends 1,000 rows per statement, pipelined),
+    including one whose late rows need the slower path: every job once, in order, exactly as given."""
+    params: list[dict[str, object]] = [{"i": i} for i in range(2_500)]
+    if escape_at is not None:
+        params[escape_at] = {"i": escape_at, "nul": "a\u0000b"}
+    first = _run({"job_type": "a"}, params)
+    second = _run({"job_type": "b"}, [{"i": 2_500 + i} for i in range(1_200)])
+    written = store.job_insert_runs(JobRunsInsert((first, second)))
+    assert [j.job_id for j in written] == [*first.job_ids, *second.job_ids]
+    claimed = claim(store, limit=5_000).jobs
+    assert [c.parameters["i"] for c in claimed] == list(range(3_700))
+    assert [c.job_id for c in claimed] == [j.job_id for j in written]
+    if escape_at is not None:
+        assert claimed[escape_at].parameters["nul"] == "a\u0000b"
 
 
 def test_scheduled_run_waits_until_due(store: Store) -> None:

@@ -228,10 +228,11 @@ def test_chatty_handler_is_coalesced(make_app: Any, receiver: Receiver) -> None:
     assert progress[-1]["progress"] == 100 and progress[-1]["message"] == f"tick {calls}"
     assert got[-1].payload["phase"] == "completed"
     assert len(app.webhook_deliveries(job.job_id)) == len(got)
-    # Between progress callbacks: at least the interval (less arrival jitter), except for the last
-    # one, which the completion queued behind it sends at once.
+    # Between progress callbacks: at least the interval (less arrival jitter, which reached 50 ms on
+    # a loaded 2-core machine; without coalescing they would be a few ms apart), except for the
+    # last one, which the completion queued behind it sends at once.
     gaps = [b.at - a.at for a, b in itertools.pairwise(got[:-2])]
-    assert all(gap >= 0.2 for gap in gaps), gaps
+    assert all(gap >= 0.15 for gap in gaps), gaps
 
 
 def test_hung_receiver_does_not_slow_jobs(make_app: Any, receiver: Receiver) -> None:

@@ -9,7 +9,7 @@ statement and is sent back its rows), so the sync and the async drivers below ru
 from __future__ import annotations
 
 import json
-from collections.abc import Generator, Iterable, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
@@ -105,25 +105,58 @@ def copy_row(j: NewJob) -> tuple[Any, ...]:
     )
 
 
+RUN_CHUNK = 1_000  # rows per statement when a run is sent in chunks (`run_chunks`)
+
+
+class NeedsCopy(Exception):
+    """A run's parameters hold escapes that PostgreSQL's JSON functions refuse: write it with COPY."""
+
+
+def _run_rows(run: JobRun, start: int, stop: int) -> str:
+    rows = _dumps(list(zip(run.job_ids[start:stop], run.parameters[start:stop], strict=True)))
+    if "\\u0000" in rows or "\\ud" in rows:
+        raise NeedsCopy
+    return rows
+
+
+def _run_step(run: JobRun, rows: str) -> Step:
+    t = run.template
+    return Q["job_insert_run"], {
+        "job_type": t.job_type, "queue": t.queue, "status": t.status.value, "priority": t.priority,
+        "max_attempts": t.max_attempts, "max_crashes": t.max_crashes, "timeout": t.timeout,
+        "created_at": t.created_at, "run_at": t.run_at, "parent_id": t.parent_id,
+        "webhook": json_or_none(t.webhook), "metadata": _json_or_empty(t.metadata, "{}"),
+        "on_dependency_failure": t.on_dependency_failure, "rows": rows,
+    }
+
+
+def run_chunks(runs: Sequence[JobRun]) -> Iterator[Step]:
+    """`job_insert_run.sql` statements for `runs`, `RUN_CHUNK` rows each, each encoded only when
+    the one before is on its way (a generator): sent in pipeline mode, the server inserts one chunk
+    while the next is encoded. Raises NeedsCopy for a run that must go through `insert_runs`."""
+    for run in runs:
+        for start in range(0, len(run.job_ids), RUN_CHUNK):
+            yield _run_step(run, _run_rows(run, start, start + RUN_CHUNK))
+
+
 def insert_runs(runs: Sequence[JobRun]) -> Steps:
     """Write runs of alike jobs (`JobRun`), each with one `job_insert_run.sql`. The server's JSON
     functions unescape strings, and refuse \\u0000 and lone surrogates that the json column keeps
     verbatim, so a run whose parameters hold any \\u0000 or \\ud… escape goes through COPY instead."""
     for run in runs:
-        t = run.template
-        rows = _dumps(list(zip(run.job_ids, run.parameters, strict=True)))
-        if "\\u0000" in rows or "\\ud" in rows:
+        try:
+            rows = _run_rows(run, 0, len(run.job_ids))
+        except NeedsCopy:
             yield Copy(Q["job_insert_copy"], [copy_row(j) for j in run.new_jobs()])
             continue
-        yield Q["job_insert_run"], {
-            "job_type": t.job_type, "queue": t.queue, "status": t.status.value, "priority": t.priority,
-            "max_attempts": t.max_attempts, "max_crashes": t.max_crashes, "timeout": t.timeout,
-            "created_at": t.created_at, "run_at": t.run_at, "parent_id": t.parent_id,
-            "webhook": json_or_none(t.webhook), "metadata": _json_or_empty(t.metadata, "{}"),
-            "on_dependency_failure": t.on_dependency_failure, "rows": rows,
-        }
-    # What the wake-ups need: one stand-in job per run (its status, queue and due time).
+        yield _run_step(run, rows)
+    return run_stand_ins(runs)
+
+
+def run_stand_ins(runs: Sequence[JobRun]) -> list[tuple[Job, bool]]:
+    """What the wake-ups need: one stand-in job per run (its status, queue and due time)."""
     return [(Job.run_of(run.template, run.job_ids[:1], run.parameters[:1])[0], True) for run in runs if run.job_ids]
+
 
 def keys_of(jobs: Sequence[NewJob]) -> list[str]:
     return [j.idempotency_key for j in jobs if j.idempotency_key is not None]

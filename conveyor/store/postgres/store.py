@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import psycopg
@@ -54,6 +55,7 @@ from ..params import (
     JobRescue,
     JobRetry,
     JobRetryFailed,
+    JobRun,
     JobRunsInsert,
     LimitDelete,
     LimitPause,
@@ -75,6 +77,7 @@ from ..params import (
     WorkerLock,
     WorkerPark,
     parse_cursor,
+    runs_written,
 )
 from ..queries import load_migrations
 from ..stats import summarize
@@ -82,6 +85,7 @@ from .database import Database, Q, Step, as_literal, parse_postgres_url
 from .handoff import handed_job, handoff_params
 from .insert import (
     COPY_FROM,
+    NeedsCopy,
     Steps,
     caller_error,
     claimed_from_row,
@@ -94,6 +98,8 @@ from .insert import (
     job_from_row,
     keys_of,
     merge_inserted,
+    run_chunks,
+    run_stand_ins,
     run_steps,
     run_steps_async,
     wake_messages,
@@ -192,9 +198,32 @@ class PostgresStore:
         return dataclasses.replace(job, status=JobStatus.RUNNING, attempt=1, worker_id=worker_id,
                                    started_at_ts=new.created_at, lease_expires_at_ts=lease_expires_at)
 
-    def job_insert_runs(self, p: JobRunsInsert) -> None:
-        if p.runs:
-            self._db.run(lambda conn: self._in_transaction(conn, insert_runs(p.runs)))
+    def job_insert_runs(self, p: JobRunsInsert) -> list[Job]:
+        """Sent in chunks in pipeline mode, one transaction (`_runs_pipelined`); a run that needs
+        COPY (see insert_runs) sends it all the plain way."""
+        if not p.runs:
+            return []
+
+        def write(conn: psycopg.Connection[Any]) -> list[Job]:
+            try:
+                return self._runs_pipelined(conn, p.runs)
+            except NeedsCopy:  # rolled back; rare: parameters holding \u0000 or lone surrogates
+                self._in_transaction(conn, insert_runs(p.runs))
+                return runs_written(p.runs)
+
+        return self._db.run(write)
+
+    def _runs_pipelined(self, conn: psycopg.Connection[Any], runs: Sequence[JobRun]) -> list[Job]:
+        """The chunks go out without waiting for each other's results: the server inserts one
+        while the next is encoded, and the jobs to return are built while the last ones are
+        inserted, before waiting for the commit."""
+        with conn.pipeline(), conn.transaction():
+            cur = conn.cursor()
+            for step in run_chunks(runs):
+                cur.execute(*step)
+            cur.execute(*self._notify_step(run_stand_ins(runs)))
+            jobs = runs_written(runs)
+        return jobs
 
     def _notify_step(self, results: list[tuple[Job, bool]]) -> Step:
         return Q["notify"], {"channel": self.target.channel, "messages": wake_messages(results)}

@@ -71,6 +71,7 @@ from ..params import (
     WorkerBeat,
     json_or_none,
     parse_cursor,
+    runs_written,
 )
 from ..queries import load_migrations, load_queries
 from ..rows import job_from_row
@@ -311,10 +312,11 @@ class SQLiteStore:
             out = self._insert_dependencies(conn, p, out)
         return out
 
-    def job_insert_runs(self, p: JobRunsInsert) -> None:
+    def job_insert_runs(self, p: JobRunsInsert) -> list[Job]:
         with self._write() as conn:
             for run in p.runs:
                 self._insert_run(conn, run)
+        return runs_written(p.runs)
 
     def _insert_run(self, conn: sqlite3.Connection, run: JobRun) -> None:
         t = run.template
