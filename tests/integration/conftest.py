@@ -11,7 +11,10 @@ from typing import Any
 import pytest
 
 from conveyor import Conveyor
+from conveyor.settings import Settings
 from conveyor.worker import Worker
+from tests.conftest import require_postgres
+from tests.postgres_helpers import fresh_schema
 
 
 @contextmanager
@@ -53,3 +56,19 @@ def running_worker(app: Conveyor, **overrides: Any) -> Iterator[Worker]:
 @pytest.fixture
 def worker_factory() -> Callable[..., Any]:
     return running_worker
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A store URL on a fresh PostgreSQL schema, dropped afterwards."""
+    with fresh_schema(require_postgres(), "it") as url:
+        yield url
+
+
+@pytest.fixture
+def pg_app(pg_url: str) -> Iterator[Conveyor]:
+    """An open app on `pg_url`, its fallback poll slowed to 30 s (a lost wake-up shows as a timeout)."""
+    app = Conveyor(settings=Settings(database_url=pg_url, poll_interval=30.0))
+    app.open()
+    yield app
+    app.close()

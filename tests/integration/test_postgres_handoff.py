@@ -20,27 +20,15 @@ import pytest
 from conveyor import Conveyor, JobStatus
 from conveyor.job import WorkerId
 from conveyor.outcome import Transition
-from conveyor.settings import Settings
 from conveyor.store.params import JobFinish, JobRescue, WorkerLock, WorkerPark
 from conveyor.store.postgres.store import PostgresStore
-from tests.conftest import require_postgres
-from tests.postgres_helpers import fresh_schema
 
 pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
-def pg_url() -> Iterator[str]:
-    with fresh_schema(require_postgres(), "handoff") as url:
-        yield url
-
-
-@pytest.fixture
-def app(pg_url: str) -> Iterator[Conveyor]:
-    app = Conveyor(settings=Settings(database_url=pg_url, poll_interval=30.0))
-    app.open()
-    yield app
-    app.close()
+def app(pg_app: Conveyor) -> Conveyor:
+    return pg_app
 
 
 def pg(app: Conveyor) -> PostgresStore:

@@ -8,7 +8,6 @@ import asyncio
 import select
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,6 @@ import psycopg
 import pytest
 
 from conveyor import Conveyor, InvalidJobOptions, JobContext, JobNotFound, JobStatus, StoreError
-from conveyor.settings import Settings
 from conveyor.store import Listener, open_store
 from conveyor.store.params import JobGet
 from conveyor.store.postgres.store import PostgresStore
@@ -29,17 +27,8 @@ pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
-def pg_url() -> Iterator[str]:
-    with fresh_schema(require_postgres(), "it") as url:
-        yield url
-
-
-@pytest.fixture
-def app(pg_url: str) -> Iterator[Conveyor]:
-    app = Conveyor(settings=Settings(database_url=pg_url, poll_interval=30.0))
-    app.open()
-    yield app
-    app.close()
+def app(pg_app: Conveyor) -> Conveyor:
+    return pg_app
 
 
 def messages(listener: Listener, timeout: float) -> list[str]:

@@ -172,6 +172,21 @@ def parking(ticket: FakeTicket, listener: Listener, handed: list[Any]) -> tuple[
     return eager, rec
 
 
+class Parked:
+    """A hook whose session holds the lock, armed with `claim`, its ticket in the store."""
+
+    def __init__(self) -> None:
+        self.ticket, self.listener, self.handed = FakeTicket(), Listener(), []
+        self.eager, self.rec = parking(self.ticket, self.listener, self.handed)
+
+    async def arm(self, claim: Any = None) -> Parked:
+        await asyncio.to_thread(self.eager.on_connect)
+        self.eager.arm(claim or self.rec.claim(["job-1"]), park=True)
+        await self.listener.serve(self.eager)
+        assert self.ticket.in_store
+        return self
+
+
 async def disarm_served(eager: EagerClaim[Any, Any], listener: Listener) -> None:
     """Disarm while the listener thread answers the poke that withdraws the ticket."""
     task = asyncio.ensure_future(eager.disarm())
@@ -202,54 +217,42 @@ def test_armed_it_parks_and_a_handed_job_uses_up_the_arm() -> None:
 
 def test_disarm_withdraws_the_ticket() -> None:
     async def main() -> None:
-        ticket, listener, handed = FakeTicket(), Listener(), []
-        eager, rec = parking(ticket, listener, handed)
-        await asyncio.to_thread(eager.on_connect)
-        eager.arm(rec.claim(["job-1"]), park=True)
-        await listener.serve(eager)
-        await disarm_served(eager, listener)
-        assert ticket.calls == ["lock", "park", "unpark"] and not ticket.in_store
-        assert eager.reserved() == 0 and handed == []
+        p = await Parked().arm()
+        await disarm_served(p.eager, p.listener)
+        assert p.ticket.calls == ["lock", "park", "unpark"] and not p.ticket.in_store
+        assert p.eager.reserved() == 0 and p.handed == []
 
     asyncio.run(main())
 
 
 def test_a_ticket_taken_before_its_withdrawal_reserves_a_slot_until_the_job_arrives() -> None:
     async def main() -> None:
-        ticket, listener, handed = FakeTicket(), Listener(), []
-        eager, rec = parking(ticket, listener, handed)
-        await asyncio.to_thread(eager.on_connect)
-        eager.arm(rec.claim(["job-1"]), park=True)
-        await listener.serve(eager)
-        message = ticket.take()  # an enqueue took it; its wake-up has not arrived yet
-        await disarm_served(eager, listener)
-        assert eager.reserved() == 1  # the fetcher counts that job as running already
-        await from_listener(eager, [message])
+        p = await Parked().arm()
+        message = p.ticket.take()  # an enqueue took it; its wake-up has not arrived yet
+        await disarm_served(p.eager, p.listener)
+        assert p.eager.reserved() == 1  # the fetcher counts that job as running already
+        await from_listener(p.eager, [message])
         await asyncio.sleep(0.01)
-        assert handed == ["job-h"] and eager.reserved() == 0
+        assert p.handed == ["job-h"] and p.eager.reserved() == 0
 
     asyncio.run(main())
 
 
 def test_a_wakeup_while_parked_withdraws_first_and_leaves_a_taken_slot_free() -> None:
     async def main() -> None:
-        ticket, listener, handed = FakeTicket(), Listener(), []
-        eager, _ = parking(ticket, listener, handed)
         reserved_seen: list[int] = []
 
         def claim(reserved: int) -> list[str]:
             reserved_seen.append(reserved)
             return ["job-1"]
 
-        await asyncio.to_thread(eager.on_connect)
-        eager.arm(claim, park=True)
-        await listener.serve(eager)
-        message = ticket.take()
-        assert await from_listener(eager, ["j:default"]) == []
-        assert reserved_seen == [1] and ticket.calls[-1] == "unpark" and eager.reserved() == 1
-        await from_listener(eager, [message])
-        await eager.disarm()
-        assert handed == ["job-h"] and eager.reserved() == 0
+        p = await Parked().arm(claim)
+        message = p.ticket.take()
+        assert await from_listener(p.eager, ["j:default"]) == []
+        assert reserved_seen == [1] and p.ticket.calls[-1] == "unpark" and p.eager.reserved() == 1
+        await from_listener(p.eager, [message])
+        await p.eager.disarm()
+        assert p.handed == ["job-h"] and p.eager.reserved() == 0
 
     asyncio.run(main())
 
