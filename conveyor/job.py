@@ -159,22 +159,24 @@ class Job:
         }
 
     @classmethod
-    def from_new(cls, new: NewJob) -> Job:
+    def from_new(cls, new: NewJob, claimed_by: str | None = None, lease_expires_at: float | None = None) -> Job:
+        """The job as inserted; `claimed_by`: inserted already claimed by that worker (the hand-off
+        on PostgreSQL), running from its creation with a lease until `lease_expires_at`."""
         return cls(
             job_id=new.job_id,
             job_type=new.job_type,
             queue=new.queue,
-            status=new.status,
+            status=new.status if claimed_by is None else JobStatus.RUNNING,
             priority=new.priority,
             parameters=new.parameters,
             progress=None,
             results=None,
             error=None,
-            attempt=0,
+            attempt=0 if claimed_by is None else 1,
             max_attempts=new.max_attempts,
             created_at_ts=new.created_at,
             run_at_ts=new.run_at,
-            started_at_ts=None,
+            started_at_ts=None if claimed_by is None else new.created_at,
             finished_at_ts=None,
             parent_id=new.parent_id,
             depends_on=new.depends_on,
@@ -182,6 +184,8 @@ class Job:
             metadata=new.metadata,
             max_crashes=new.max_crashes,
             timeout=new.timeout,
+            worker_id=claimed_by,
+            lease_expires_at_ts=lease_expires_at,
             webhook=new.webhook,
         )
 

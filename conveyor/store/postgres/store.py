@@ -11,7 +11,6 @@ graphs is insert.py, the limited claim path limited.py.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import time
 from collections.abc import Sequence
@@ -24,7 +23,6 @@ from psycopg.rows import tuple_row
 
 from ...errors import StoreError
 from ...job import ClaimedJob, Job, JobId, LogEntry, NewJob, WorkerId
-from ...status import JobStatus
 from ...webhooks.delivery import DeliveryState, WebhookDelivery
 from ..limits import Limit
 from ..params import (
@@ -192,11 +190,7 @@ class PostgresStore:
     def _insert_handoff(self, new: NewJob, params: dict[str, Any]) -> Job:
         """One plain job, handed straight to a parked idle worker if there is one (handoff.py)."""
         worker_id, lease_expires_at, _ = self._db.returning(Q["job_insert_handoff"], params)[0]
-        job = Job.from_new(new)
-        if worker_id is None:
-            return job
-        return dataclasses.replace(job, status=JobStatus.RUNNING, attempt=1, worker_id=worker_id,
-                                   started_at_ts=new.created_at, lease_expires_at_ts=lease_expires_at)
+        return Job.from_new(new, worker_id, lease_expires_at)
 
     def job_insert_runs(self, p: JobRunsInsert) -> list[Job]:
         """Sent in chunks in pipeline mode, one transaction (`_runs_pipelined`); a run that needs
