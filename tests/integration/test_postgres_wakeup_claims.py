@@ -9,32 +9,27 @@ import asyncio
 import random
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import psycopg
 import pytest
 
 from conveyor import Conveyor, JobContext, JobStatus
-from conveyor.settings import Settings
 from conveyor.store.postgres.database import Q
 from conveyor.store.postgres.handoff import handoff_params
+from conveyor.store.postgres.insert import insert_step
 from conveyor.store.postgres.store import PostgresStore
 from tests.conftest import require_postgres
 from tests.helpers import wait_for
 from tests.integration.conftest import running_worker
-from tests.postgres_helpers import fresh_schema, schema_of, terminate_connections
+from tests.postgres_helpers import schema_of, terminate_connections
 
 pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
-def app() -> Iterator[Conveyor]:
-    with fresh_schema(require_postgres(), "eager") as url:
-        app = Conveyor(settings=Settings(database_url=url, poll_interval=30.0))
-        app.open()
-        yield app
-        app.close()
+def app(pg_app: Conveyor) -> Conveyor:
+    return pg_app
 
 
 def all_done(app: Conveyor, job_ids: list[str]) -> bool:
@@ -201,7 +196,7 @@ def test_a_ticket_taken_as_it_is_withdrawn_holds_its_slot_until_the_job_arrives(
     with running_worker(app, concurrency=1) as worker:
         wait_for(lambda: parked_workers(app) == 1, timeout=10, what="the worker parked")
         handed = app.build_job("hold", {"name": "handed"})
-        params = handoff_params(handed, store.target.channel)
+        params = handoff_params(handed, insert_step([handed]), store.target.channel)
         assert params is not None
         with psycopg.connect(app.settings.database_url) as producer:  # a transaction, open until commit()
             assert producer.execute(Q["job_insert_handoff"], params).fetchone()[0] == worker.worker_id

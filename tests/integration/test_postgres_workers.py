@@ -13,7 +13,6 @@ import statistics
 import subprocess
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +20,7 @@ import psycopg
 import pytest
 
 from conveyor import Conveyor, JobSpec, JobStatus
-from conveyor.settings import Settings
-from tests.conftest import require_postgres
 from tests.helpers import WorkerProcess, wait_for
-from tests.postgres_helpers import fresh_schema
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -32,17 +28,8 @@ APP = "tests.apps.postgres_app:create_app"
 
 
 @pytest.fixture
-def pg_url() -> Iterator[str]:
-    with fresh_schema(require_postgres(), "workers") as url:
-        yield url
-
-
-@pytest.fixture
-def app(pg_url: str) -> Iterator[Conveyor]:
-    app = Conveyor(settings=Settings(database_url=pg_url))
-    app.open()
-    yield app
-    app.close()
+def app(pg_app: Conveyor) -> Conveyor:
+    return pg_app
 
 
 def sql_value(url: str, query: str) -> Any:

@@ -18,32 +18,27 @@ from typing import Any
 
 from ...job import ClaimedJob, JobId, NewJob, WorkerId
 from ...status import JobStatus
-from ..params import json_or_none
+from .database import Step
 
-_dumps = json.dumps
 _loads = json.loads
 # PostgreSQL refuses a NOTIFY payload of 8000 bytes or more; the job's JSON text and the fixed
 # fields (ids, numbers) must fit under it with room to spare.
 MAX_PAYLOAD = 7000
 
 
-def handoff_params(job: NewJob, channel: str) -> dict[str, Any] | None:
-    """job_insert_handoff.sql's parameters, or None if this job is not one to hand over."""
-    if (job.status is not JobStatus.PENDING or job.depends_on or job.parent_id is not None
+def handoff_params(job: NewJob, insert: Step, channel: str) -> dict[str, Any] | None:
+    """job_insert_handoff.sql's parameters — the plain INSERT's (`insert_step` of this one job,
+    whose JSON text is already encoded) and the channel — or None if this job is not one to hand
+    over."""
+    _, params = insert
+    if (params is None or job.status is not JobStatus.PENDING or job.depends_on or job.parent_id is not None
             or job.idempotency_key is not None):
         return None
-    parameters = _dumps(job.parameters)
-    metadata = _dumps(job.metadata) if job.metadata else "{}"
     # ensure_ascii (json's default) keeps the JSON text's length in characters equal to its bytes
-    size = len(parameters) + len(metadata) + len(job.job_type.encode()) + len(job.queue.encode())
+    size = len(params["parameters"]) + len(params["metadata"]) + len(job.job_type.encode()) + len(job.queue.encode())
     if size > MAX_PAYLOAD:
         return None
-    return {
-        "job_id": job.job_id, "job_type": job.job_type, "queue": job.queue, "priority": job.priority,
-        "parameters": parameters, "max_attempts": job.max_attempts, "max_crashes": job.max_crashes,
-        "timeout": job.timeout, "created_at": job.created_at, "run_at": job.run_at,
-        "webhook": json_or_none(job.webhook), "metadata": metadata, "channel": channel,
-    }
+    return {**params, "channel": channel}
 
 
 def handed_job(message: str, worker_id: WorkerId) -> ClaimedJob | None:

@@ -178,9 +178,9 @@ class PostgresStore:
         if not keys and len(p.jobs) >= COPY_FROM:
             rows = [copy_row(j) for j in p.jobs]
             return self._db.run(lambda conn: self._in_transaction(conn, copy_then(rows, p.jobs)))
-        if len(p.jobs) == 1 and (handoff := handoff_params(p.jobs[0], self.target.channel)) is not None:
-            return [(self._insert_handoff(p.jobs[0], handoff), True)]
         insert = insert_step(p.jobs)
+        if len(p.jobs) == 1 and (handoff := handoff_params(p.jobs[0], insert, self.target.channel)) is not None:
+            return [(self._insert_handoff(p.jobs[0], handoff), True)]
         if not keys:
             created = [(Job.from_new(j), True) for j in p.jobs]
             self._db.write(*with_notify(insert, self.target.channel, wake_messages(created)))

@@ -220,8 +220,11 @@ class PgListener:
 
     # -- the listening thread ------------------------------------------------------------------
 
-    def _pinned(self, conn: psycopg.Connection[Any]) -> contextlib.AbstractContextManager[None]:
-        return self._hot_path.pinned(conn) if self._hot_path is not None else contextlib.nullcontext()
+    def _pinned(self, conn: psycopg.Connection[Any] | None) -> contextlib.AbstractContextManager[None]:
+        """The hook's statements go to `conn` (None: between sessions, where it runs none)."""
+        if self._hot_path is None or conn is None:
+            return contextlib.nullcontext()
+        return self._hot_path.pinned(conn)
 
     def _hooked(self, conn: psycopg.Connection[Any]) -> ListenerHook | None:
         """The hook, once it has heard `on_connect` for this session (None: no hook, or closed)."""
@@ -256,7 +259,7 @@ class PgListener:
         if hook is None or self._closed:
             return
         try:
-            with self._pinned(conn) if conn is not None else contextlib.nullcontext():
+            with self._pinned(conn):
                 hook.on_poke(conn is not None)
         except Exception:
             log.exception("wake-up hook failed on poke")
