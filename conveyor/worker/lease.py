@@ -47,8 +47,15 @@ class LeaseKeeper:
         ids = tuple(self._running_ids())
         if ids:
             params = JobHeartbeat(self._worker_id, ids, self._clock.now(), self._lease)
-            for job_id in await self._db.call(self._store.job_heartbeat, params):
-                self._on_lost(job_id)
+            not_renewed = await self._db.call(self._store.job_heartbeat, params)
+            if not_renewed:
+                # A job whose outcome was written while the beat was on its way is not running any
+                # more, so it was not renewed; it is done, not lost. Only a job still in our hands
+                # (running, or its outcome unwritten) was taken from us.
+                ours = set(self._running_ids())
+                for job_id in not_renewed:
+                    if job_id in ours:
+                        self._on_lost(job_id)
         info = {**self._info, "running": len(ids)}
         await self._db.call(self._store.worker_beat, WorkerBeat(self._worker_id, self._clock.now(), info))
 
