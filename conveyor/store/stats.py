@@ -2,22 +2,46 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from ..status import JobStatus
 from .params import StatsRead
 
 
-def _percentile(sorted_values: list[float], q: float) -> float | None:
-    if not sorted_values:
+@dataclass(frozen=True, slots=True)
+class Durations:
+    """Completed jobs' run times over the stats window, aggregated by the store: how many, their
+    mean, and the p95. The store sends these three numbers, not every duration: an hour of a busy
+    queue is millions of rows, and the dashboard asks every few seconds."""
+
+    count: int
+    mean: float | None
+    p95: float | None
+
+
+P95 = 0.95
+
+
+def rank_from_top(count: int, q: float = P95) -> int:
+    """Which duration is the q-quantile, counted from the longest (0: the longest): the one at
+    round(q·(count−1)) in ascending order. From the top, the store's sort keeps only the slowest
+    5% instead of ordering the whole window."""
+    return count - 1 - min(count - 1, max(0, round(q * (count - 1))))
+
+
+def ranked_p95(count: int, read_rank: Callable[[int], list[Any]]) -> float | None:
+    """The p95 of `count` durations; `read_rank(n)` returns the rows of the store's rank query."""
+    if not count:
         return None
-    index = min(len(sorted_values) - 1, max(0, round(q * (len(sorted_values) - 1))))
-    return float(sorted_values[index])
+    rows = read_rank(rank_from_top(count))
+    return float(rows[0][0]) if rows else None  # purged meanwhile
 
 
 def summarize(
     counts: list[tuple[str, str, str, int]],
-    durations: list[float],
+    durations: Durations,
     finished_in_window: dict[str, int],
     oldest_pending_run_at: float | None,
     p: StatsRead,
@@ -43,8 +67,8 @@ def summarize(
         "by_queue": by_queue,
         "by_type": by_type,
         "success_rate": (completed / (completed + failed)) if completed + failed else None,
-        "avg_duration_sec": (sum(durations) / len(durations)) if durations else None,
-        "p95_duration_sec": _percentile(durations, 0.95),
+        "avg_duration_sec": durations.mean if durations.count else None,
+        "p95_duration_sec": durations.p95 if durations.count else None,
         "throughput_per_min": (done_recent + failed_recent) / (p.window_seconds / 60.0),
         "window_sec": p.window_seconds,
         "completed_in_window": done_recent,

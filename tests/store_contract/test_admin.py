@@ -151,6 +151,20 @@ def test_purge_deletes_old_finished_jobs_with_their_logs(store: Store) -> None:
     assert [j.job_type for j in store.job_list(JobList()).jobs] == ["unfinished"]
 
 
+def test_stats_durations_mean_and_p95_over_the_window(store: Store) -> None:
+    """31 completed jobs of 1..31 s: the mean, and the p95 as the sorted durations' entry at
+    round(0.95 × 30) = 28 (Python rounds 28.5 to even), which the store reads without sending
+    every duration; jobs finished before the window count for neither."""
+    insert(store, *[new_job() for _ in range(33)])
+    for seconds in [*range(31, 0, -1), 0.25, 0.25]:  # the last two finish before the window opens
+        [job] = claim(store, limit=1, now=NOW).jobs
+        finish(store, Transition(job, JobStatus.COMPLETED, results=None), now=NOW + seconds)
+    stats = store.stats_read(StatsRead(NOW + 100, window_seconds=99.5))
+    assert stats["completed_in_window"] == 31
+    assert stats["avg_duration_sec"] == 16.0
+    assert stats["p95_duration_sec"] == sorted(range(1, 32))[round(0.95 * 30)] == 29.0
+
+
 def test_stats_shape_and_numbers(store: Store) -> None:
     empty = store.stats_read(StatsRead(NOW))
     assert empty["total_jobs"] == 0 and set(empty["by_status"]) == {s.value for s in JobStatus}

@@ -78,7 +78,7 @@ from ..params import (
     runs_written,
 )
 from ..queries import load_migrations
-from ..stats import summarize
+from ..stats import Durations, ranked_p95, summarize
 from .database import Database, Q, Step, as_literal, parse_postgres_url
 from .handoff import handed_job, handoff_params
 from .insert import (
@@ -599,16 +599,17 @@ class PostgresStore:
 
     def stats_read(self, p: StatsRead) -> dict[str, Any]:
         since = {"since": p.now - p.window_seconds}
-        counts, durations, finished, oldest = self._db.pipelined(
-            [(Q["stats_counts"], None), (Q["stats_durations"], since), (Q["stats_finished_window"], since),
-             (Q["stats_oldest_pending"], None)],
+        counts, window, oldest = self._db.pipelined(
+            [(Q["stats_counts"], None), (Q["stats_window"], since), (Q["stats_oldest_pending"], None)],
             idempotent=True,
         )
+        completed, failed, count, mean = window.fetchone() or (0, 0, 0, None)
+        p95 = ranked_p95(count, lambda n: self._db.rows(Q["stats_duration_rank"], {**since, "from_top": n}))
         oldest_row = oldest.fetchone()
         return summarize(
             [tuple(r) for r in counts.fetchall()],
-            [r[0] for r in durations.fetchall()],
-            {status: n for status, n in finished.fetchall()},
+            Durations(count, mean, p95),
+            {"completed": completed, "failed": failed},
             oldest_row[0] if oldest_row else None,
             p,
         )

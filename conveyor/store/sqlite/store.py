@@ -75,7 +75,7 @@ from ..params import (
 )
 from ..queries import load_migrations, load_queries
 from ..rows import job_from_row
-from ..stats import summarize
+from ..stats import Durations, ranked_p95, summarize
 from .wakeup import SocketWakeup
 
 _SQLITE_HEADER = b"SQLite format 3\x00"
@@ -650,8 +650,10 @@ class SQLiteStore:
     def stats_read(self, p: StatsRead) -> dict[str, Any]:
         since = p.now - p.window_seconds
         counts = self._read(Q.stats_counts)
-        durations = [row[0] for row in self._read(Q.stats_durations, {"since": since})]
-        finished = dict(self._read(Q.stats_finished_window, {"since": since}))
+        [(completed, failed, count, mean)] = self._read(Q.stats_window, {"since": since})
+        p95 = ranked_p95(count, lambda n: self._read(Q.stats_duration_rank, {"since": since, "from_top": n}))
+        durations = Durations(count, mean, p95)
+        finished = {"completed": completed, "failed": failed}
         oldest = self._read(Q.stats_oldest_pending)
         oldest_run_at = oldest[0][0] if oldest else None
         return summarize(counts, durations, finished, oldest_run_at, p)

@@ -1,3 +1,0 @@
-SELECT finished_at - started_at AS duration FROM conveyor_jobs
-WHERE finished_at >= :since AND status = 'completed' AND started_at IS NOT NULL
-ORDER BY duration
