@@ -24,7 +24,8 @@ from ..store.params import ApiKeyFind
 from . import actions
 from .render import STATIC, make_environment
 from .session import COOKIE, FLASH_COOKIE, SessionSigner, Viewer
-from .views import known_names, read_job, read_overview
+from .shared import SharedRead
+from .views import Overview, known_names, read_job, read_overview
 
 if TYPE_CHECKING:
     from ..api.services import ApiServices
@@ -87,6 +88,7 @@ class Dashboard:
         self.svc = services
         self.prefix = prefix
         self.poll = f"{poll_seconds:g}s"
+        self.live_overview: SharedRead[Overview] = SharedRead(floor=poll_seconds / 2)
         self.signer = SessionSigner(secret)
         self.env = make_environment(prefix)
 
@@ -220,7 +222,7 @@ class Dashboard:
         viewer = await self.viewer(request)
         if viewer is None:
             return self._login_redirect(request)
-        data = await self.svc.read(read_overview, self.svc.app)
+        data = await self.live_overview.get(lambda: self.svc.read(read_overview, self.svc.app))
         return self._render("_overview_live.html", ov=data, viewer=viewer,
                             can_admin=viewer.key.scope.allows(Scope.ADMIN))
 
