@@ -203,6 +203,24 @@ def test_a_batch_releases_held_children_counts_them_and_completes_its_parent(sto
     assert p.progress == {"step": "children", "percent": 100, "message": "3 of 3 finished"}
 
 
+def test_a_big_batch_writes_its_parents_progress_when_the_shown_percent_moves(store: Store) -> None:
+    """Each child of 3,000 is 0.033%: the parent's progress changes at the 2nd and 5th child (0.1%,
+    0.2%), not in between, and the last child still completes it with 100%."""
+    parent, _ = batch(store, 3000)
+    seen = []
+    for _ in range(5):
+        [c] = claim(store, limit=1).jobs
+        finish(store, Transition(c, JobStatus.COMPLETED, results=0))
+        seen.append(get(store, parent.job_id).progress)
+    assert [p and p["message"] for p in seen] == [None, *["2 of 3000 finished"] * 3, "5 of 3000 finished"]
+    assert seen[-1] == {"step": "children", "percent": 0.2, "message": "5 of 3000 finished"}
+    rest = claim(store, limit=3000).jobs
+    finish(store, *[Transition(c, JobStatus.COMPLETED, results=0) for c in rest])
+    done = get(store, parent.job_id)
+    assert done.status is JobStatus.COMPLETED
+    assert done.progress == {"step": "children", "percent": 100, "message": "3000 of 3000 finished"}
+
+
 def test_held_children_are_released_by_priority_passing_over_cancelled_ones(store: Store) -> None:
     parent = new_job(status=JobStatus.WAITING, job_type="conveyor.batch")
     first = new_job(parent_id=parent.job_id, priority=5)
