@@ -111,6 +111,10 @@ class Completer:
         outcome is stored, and a kill re-runs at most `concurrency` jobs."""
         return len(self._in_flight) + len(self._pending)
 
+    def unsent_ids(self) -> list[JobId]:
+        """Jobs whose outcome waits for the next write (not the one on its way)."""
+        return [t.job.job_id for t in self._pending]
+
     def unwritten_ids(self) -> list[JobId]:
         """Jobs whose outcome is not stored yet: their leases must still be renewed, or a slow
         write (a database outage) would let another worker run them again."""

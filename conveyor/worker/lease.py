@@ -28,13 +28,15 @@ class LeaseKeeper:
         running_ids: Callable[[], list[JobId]],
         on_lost: Callable[[JobId], None],
         info: dict[str, object],
+        held_ids: Callable[[], list[JobId]] | None = None,
     ) -> None:
         self._store = store
         self._db = db
         self._clock = clock
         self._worker_id = worker_id
         self._lease = lease_seconds
-        self._running_ids = running_ids
+        self._running_ids = running_ids  # every lease to renew, outcomes being written included
+        self._held_ids = held_ids or running_ids  # those whose loss matters (see beat)
         self._on_lost = on_lost
         self._info = {"hostname": socket.gethostname(), "pid": os.getpid(), **info}
 
@@ -49,12 +51,13 @@ class LeaseKeeper:
             params = JobHeartbeat(self._worker_id, ids, self._clock.now(), self._lease)
             not_renewed = await self._db.call(self._store.job_heartbeat, params)
             if not_renewed:
-                # A job whose outcome was written while the beat was on its way is not running any
-                # more, so it was not renewed; it is done, not lost. Only a job still in our hands
-                # (running, or its outcome unwritten) was taken from us.
-                ours = set(self._running_ids())
+                # Not renewed: no longer running here. A job whose outcome is being written, or was
+                # written since the beat named it, is done, not lost (the beat's UPDATE may even
+                # have waited for that write's row locks). Only a job still running, or whose
+                # outcome has not been sent yet, was taken from us.
+                held = set(self._held_ids())
                 for job_id in not_renewed:
-                    if job_id in ours:
+                    if job_id in held:
                         self._on_lost(job_id)
         info = {**self._info, "running": len(ids)}
         await self._db.call(self._store.worker_beat, WorkerBeat(self._worker_id, self._clock.now(), info))

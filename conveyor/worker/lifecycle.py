@@ -72,6 +72,7 @@ class Worker:
             self.store, self.db, self.clock, self.worker_id, s.lease_seconds,
             running_ids=lambda: [*self.running, *self.completer.unwritten_ids()], on_lost=self._lost,
             info={"queues": list(s.queues) if s.queues else None, "concurrency": s.concurrency},
+            held_ids=lambda: [*self.running, *self.completer.unsent_ids()],
         )
         self.completer.wake_all_on_finish = lambda: self.fetcher.limited
         self.completer.on_written = self.fetcher.slot_freed
