@@ -1,0 +1,3 @@
+-- Conveyor schema v9 (SQLite): nothing. PostgreSQL's 0009 keeps its dependency triggers' release
+-- check from being planned as a hash over every edge; SQLite's triggers walk the dependent's open
+-- edges through their index already. The numbers stay in step across dialects.
