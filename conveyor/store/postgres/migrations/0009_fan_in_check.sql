@@ -5,11 +5,15 @@
 -- fan-in — one job after 4,000, every edge pointing at the same dependent — the statistics say the
 -- dependent's edges are the whole table: the plan cached in the function then hashed every open
 -- edge and every unfinished job, for each dependency that ended. 1.3-5.3 ms per step of a
--- 4,000-step workflow group, O(n²) in all; 0.2-0.4 ms with the check kept as a subquery that
--- stops at the first unfinished edge. OFFSET 0 is what keeps it one: PostgreSQL does not flatten
--- a subquery that has an OFFSET. The same guard on the two other checks of this kind.
+-- 4,000-step workflow group, O(n²) in all. Now the check stays a subquery that stops at the first
+-- unfinished edge (OFFSET 0 is what keeps it one: PostgreSQL does not flatten a subquery that has
+-- an OFFSET), and it walks the open-edge index: by the same statistics a sequential scan looked as
+-- good, and it reads past every edge already done (enable_seqscan = off for this function, whose
+-- statements all have an index to use). 0.11-0.23 ms per step; a 10,000-step fan-in ran in 15.4 s,
+-- now 3.8 s. The OFFSET guard also on the two other checks of this kind (failures, retries).
 
-CREATE OR REPLACE FUNCTION conveyor_deps_completed() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION conveyor_deps_completed() RETURNS trigger LANGUAGE plpgsql
+SET enable_seqscan = off AS $$
 BEGIN
     UPDATE conveyor_job_deps SET done = true WHERE depends_on_id = NEW.job_id AND NOT done;
     PERFORM 1 FROM conveyor_jobs
