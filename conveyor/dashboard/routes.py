@@ -218,11 +218,16 @@ class Dashboard:
         data = await self.svc.read(read_overview, self.svc.app)
         return self.page(request, "overview.html", viewer, ov=data, title="Overview")
 
+    async def _shared_overview(self) -> Overview:
+        """The overview read every open dashboard shares (shared.py): the live refresh and the
+        jobs page's filter suggestions, which would each count the whole table otherwise."""
+        return await self.live_overview.get(lambda: self.svc.read(read_overview, self.svc.app))
+
     async def overview_live(self, request: Request) -> Response:
         viewer = await self.viewer(request)
         if viewer is None:
             return self._login_redirect(request)
-        data = await self.live_overview.get(lambda: self.svc.read(read_overview, self.svc.app))
+        data = await self._shared_overview()
         return self._render("_overview_live.html", ov=data, viewer=viewer,
                             can_admin=viewer.key.scope.allows(Scope.ADMIN))
 
@@ -259,7 +264,8 @@ class Dashboard:
         if viewer is None:
             return self._login_redirect(request)
         table = await self._job_table(request)
-        types, queues = await self.svc.read(known_names, self.svc.app)
+        overview = await self._shared_overview()
+        types, queues = known_names(self.svc.app, overview.stats)
         return self.page(request, "jobs.html", viewer, title="Jobs", types=types, queues=queues, **table)
 
     async def jobs_live(self, request: Request) -> Response:

@@ -4,7 +4,8 @@ Reading the overview counts every job in the store (stats), which grows with the
 operators polling a table of millions would keep a database core busy. Polls that arrive while a
 read is running wait for it, and its answer serves further polls for a while that grows with what
 the read cost (five times its duration, at least `floor` seconds): the database spends at most a
-fifth of one connection on the dashboard whatever its size. Pages and actions read afresh.
+fifth of one connection on the dashboard whatever its size. The jobs page takes its filter
+suggestions from it too; the overview page itself, and the page an action leads back to, read afresh.
 """
 
 from __future__ import annotations

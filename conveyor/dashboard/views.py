@@ -108,8 +108,8 @@ def read_job(app: Conveyor, job_id: str, log_limit: int = 500) -> JobView:
     return JobView(job, app.logs(job_id, log_limit), app.clock.now())
 
 
-def known_names(app: Conveyor) -> tuple[list[str], list[str]]:
-    """Job types and queues for the filter suggestions: registered handlers plus what the store holds."""
-    stats = app.stats()
+def known_names(app: Conveyor, stats: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """Job types and queues for the filter suggestions: registered handlers plus what the store
+    holds (from an overview's stats: suggestions can be a second old)."""
     types = sorted(set(stats.get("by_type", {})) | set(app.handlers))
     return types, sorted(stats.get("by_queue", {}))
