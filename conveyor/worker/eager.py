@@ -72,6 +72,7 @@ class EagerClaim(Generic[T, J]):
         ticket: Ticket[J] | None = None,
         poke: Callable[[], None] = lambda: None,
         deliver_handed: Callable[[J], None] = lambda job: None,
+        release_stale: Callable[[J], None] | None = None,
     ) -> None:
         self._loop = loop
         self._wants = wants  # called on the listener thread: must only read immutable state
@@ -79,6 +80,9 @@ class EagerClaim(Generic[T, J]):
         self._ticket = ticket
         self._poke = poke  # have the listener thread call on_poke soon
         self._deliver_handed = deliver_handed  # called on the event loop with a handed-over job
+        # Called on the event loop with a job handed over through a ticket of a session gone by
+        # (None: start it like the others, one over capacity).
+        self._release_stale = release_stale
         self._lock = threading.Lock()
         # Armed: what to run on the next wake-up; its argument is how many slots a hand-off took
         # since the arm (a ticket found taken when withdrawn), which the claim must leave free.
@@ -192,6 +196,7 @@ class EagerClaim(Generic[T, J]):
         return messages if error is not None else [m for m in messages if m not in wanted]
 
     def _handed(self, job: J) -> None:
+        release = None
         with self._lock:
             done = None
             if self._in_transit > 0:  # handed over from a ticket withdrawn since: it committed first
@@ -201,10 +206,18 @@ class EagerClaim(Generic[T, J]):
                 if self._claim is not None and self._done is not None:  # uses up the arm
                     done = self._done
                     self._claim, self._taken = None, done
-            # else: from a ticket of a session gone by (a reconnect): ours all the same
-            self._arrived += 1
+            else:
+                # From a ticket of a session gone by: an enqueue took it just before the old
+                # connection dropped, and committed once this one listened. No slot was kept for
+                # it (the fetcher may be filling every one), so it goes back to pending.
+                release = self._release_stale
+            if release is None:
+                self._arrived += 1
         try:
-            self._loop.call_soon_threadsafe(self._started, job, done)
+            if release is not None:
+                self._loop.call_soon_threadsafe(release, job)
+            else:
+                self._loop.call_soon_threadsafe(self._started, job, done)
         except RuntimeError:  # the loop is closed: the worker is gone, its lease will expire
             pass
 

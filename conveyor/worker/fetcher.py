@@ -42,6 +42,7 @@ class Fetcher:
         in_flight: Callable[[], int],
         start: Callable[[ClaimedJob], None],
         inline_when_idle: bool = False,
+        release: Callable[[ClaimedJob], None] | None = None,
     ) -> None:
         self._store = store
         self._db = db
@@ -54,6 +55,7 @@ class Fetcher:
         self._poll = poll_interval
         self._in_flight = in_flight
         self._start = start
+        self._release = release  # put a job claimed in our name back to pending (see _stale)
         self._inline_when_idle = inline_when_idle
         self._wake = asyncio.Event()
         self._capacity = asyncio.Event()
@@ -64,6 +66,7 @@ class Fetcher:
         self._eager_cap = 0  # what the last eager claim could take
         self.eager_claimed = 0  # eager claims delivered so far
         self.handed = 0  # jobs handed straight over (a ticket taken) so far
+        self.handed_back = 0  # jobs handed over through a lost session's ticket, put back
         self._eager_full = False  # the last one filled its limit: there may be more
         self.stopping = False
         self.limited = False  # fleet-wide limits exist: finished jobs may unblock other workers
@@ -80,7 +83,8 @@ class Fetcher:
         keep a hand-off ticket meanwhile where the store hands jobs over (`poke`: the listener's)."""
         ticket = StoreTicket(self._store, self._clock, self._worker_id, self._queues, self._lease) \
             if isinstance(self._store, HandOff) else None
-        self._eager = EagerClaim(asyncio.get_running_loop(), self.wants, self._claimed, ticket, poke, self._handed)
+        self._eager = EagerClaim(asyncio.get_running_loop(), self.wants, self._claimed, ticket, poke, self._handed,
+                                 self._stale if self._release is not None else None)
         return self._eager
 
     def on_message(self, message: str) -> None:
@@ -171,6 +175,14 @@ class Fetcher:
         self.handed += 1
         self._start(job)
         self._wake.set()
+
+    def _stale(self, job: ClaimedJob) -> None:
+        """A job handed over through a ticket of our previous LISTEN session, on the event loop:
+        it has no slot, so it goes back to pending for the next claim (ours or another's)."""
+        assert self._release is not None
+        self.handed_back += 1
+        log.info("job %s was handed over through a lost session's ticket; putting it back", job.job_id)
+        self._release(job)
 
     def busy(self) -> int:
         """Slots taken: jobs in flight, and jobs handed over to us that are still on the way."""

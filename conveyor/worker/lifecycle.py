@@ -15,6 +15,7 @@ from ..job import ClaimedJob, JobId, LogEntry, WorkerId
 from ..maintenance.cron import Scheduler
 from ..maintenance.pruner import Pruner
 from ..maintenance.rescuer import Rescuer
+from ..outcome import Released
 from ..store.params import JobCheckpoint, JobGet, JobProgress, LimitSet, LogInsert
 from ..webhooks.dispatcher import WebhookDispatcher
 from .completer import Completer
@@ -67,6 +68,7 @@ class Worker:
             batch, s.lease_seconds, s.poll_interval,
             in_flight=lambda: len(self.running) + self.completer.unwritten(), start=self._start,
             inline_when_idle=self._local_store,  # a claim is a local file write there
+            release=lambda job: self.completer.submit(job, Released()),
         )
         self.leases = LeaseKeeper(
             self.store, self.db, self.clock, self.worker_id, s.lease_seconds,

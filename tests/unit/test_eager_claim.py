@@ -279,3 +279,33 @@ def test_without_the_lock_it_never_parks_and_a_lost_session_forgets_its_ticket()
         assert eager.reserved() == 0
 
     asyncio.run(main())
+
+
+def test_a_job_handed_over_through_a_lost_sessions_ticket_is_put_back_not_started() -> None:
+    """An enqueue took the ticket just before the LISTEN connection dropped and committed once the
+    new session listened: no slot was kept for that job, so it goes back, and reserves nothing."""
+
+    async def main() -> None:
+        released: list[Any] = []
+        ticket, listener, handed = FakeTicket(), Listener(), []
+        rec = Recorder()
+        eager: EagerClaim[Any, Any] = EagerClaim(asyncio.get_running_loop(), wants_default, rec.deliver, ticket,
+                                                 listener.poke, handed.append, released.append)
+        await asyncio.to_thread(eager.on_connect)
+        eager.arm(rec.claim(["job-1"]), park=True)
+        await listener.serve(eager)
+        message = ticket.take()
+        await asyncio.to_thread(eager.on_disconnect)
+        await eager.disarm()  # the fetcher went on to claim by itself
+        await asyncio.to_thread(eager.on_connect)  # the new session, listening before the commit
+        await from_listener(eager, [message])
+        await asyncio.sleep(0.01)
+        assert released == ["job-h"] and handed == [] and eager.reserved() == 0
+        # while parked in the new session, a hand-off is ours as before
+        eager.arm(rec.claim(["job-1"]), park=True)
+        await listener.serve(eager)
+        await from_listener(eager, [ticket.take()])
+        await asyncio.sleep(0.01)
+        assert handed == ["job-h"] and released == ["job-h"]
+
+    asyncio.run(main())
