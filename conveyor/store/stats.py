@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ..status import JobStatus
 from .params import StatsRead
-
-
-@dataclass(frozen=True, slots=True)
-class Durations:
-    """Completed jobs' run times over the stats window, aggregated by the store: how many, their
-    mean, and the p95. The store sends these three numbers, not every duration: an hour of a busy
-    queue is millions of rows, and the dashboard asks every few seconds."""
-
-    count: int
-    mean: float | None
-    p95: float | None
-
 
 P95 = 0.95
 
@@ -31,18 +19,30 @@ def rank_from_top(count: int, q: float = P95) -> int:
     return count - 1 - min(count - 1, max(0, round(q * (count - 1))))
 
 
-def ranked_p95(count: int, read_rank: Callable[[int], list[Any]]) -> float | None:
-    """The p95 of `count` durations; `read_rank(n)` returns the rows of the store's rank query."""
-    if not count:
-        return None
-    rows = read_rank(rank_from_top(count))
-    return float(rows[0][0]) if rows else None  # purged meanwhile
+@dataclass(frozen=True, slots=True)
+class Window:
+    """The jobs finished in the stats window, aggregated by the store: it sends these numbers,
+    not every duration (an hour of a busy queue is millions of rows, and the dashboard asks every
+    few seconds)."""
+
+    completed: int
+    failed: int
+    mean: float | None  # run time of the completed ones that have a start time
+    p95: float | None
+
+    @classmethod
+    def read(cls, row: Sequence[Any], read_rank: Callable[[int], list[Any]]) -> Window:
+        """From stats_window.sql's row (completed, failed, timed, mean) and, when some completed
+        job is timed, the p95 that `read_rank(rank_from_top(timed))` (stats_duration_rank.sql) reads."""
+        completed, failed, timed, mean = row
+        ranked = read_rank(rank_from_top(timed)) if timed else []
+        p95 = float(ranked[0][0]) if ranked else None  # none, or purged meanwhile
+        return cls(completed, failed, mean, p95)
 
 
 def summarize(
     counts: list[tuple[str, str, str, int]],
-    durations: Durations,
-    finished_in_window: dict[str, int],
+    window: Window,
     oldest_pending_run_at: float | None,
     p: StatsRead,
 ) -> dict[str, Any]:
@@ -59,20 +59,18 @@ def summarize(
         t[status] = t.get(status, 0) + n
     completed = by_status[JobStatus.COMPLETED.value]
     failed = by_status[JobStatus.FAILED.value]
-    done_recent = finished_in_window.get("completed", 0)
-    failed_recent = finished_in_window.get("failed", 0)
     return {
         "total_jobs": sum(by_status.values()),
         "by_status": by_status,
         "by_queue": by_queue,
         "by_type": by_type,
         "success_rate": (completed / (completed + failed)) if completed + failed else None,
-        "avg_duration_sec": durations.mean if durations.count else None,
-        "p95_duration_sec": durations.p95 if durations.count else None,
-        "throughput_per_min": (done_recent + failed_recent) / (p.window_seconds / 60.0),
+        "avg_duration_sec": window.mean,
+        "p95_duration_sec": window.p95,
+        "throughput_per_min": (window.completed + window.failed) / (p.window_seconds / 60.0),
         "window_sec": p.window_seconds,
-        "completed_in_window": done_recent,
-        "failed_in_window": failed_recent,
+        "completed_in_window": window.completed,
+        "failed_in_window": window.failed,
         "oldest_pending_age_sec": (
             max(0.0, p.now - oldest_pending_run_at) if oldest_pending_run_at is not None else None
         ),

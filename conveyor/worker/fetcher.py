@@ -41,8 +41,8 @@ class Fetcher:
         poll_interval: float,
         in_flight: Callable[[], int],
         start: Callable[[ClaimedJob], None],
+        release: Callable[[ClaimedJob], None],
         inline_when_idle: bool = False,
-        release: Callable[[ClaimedJob], None] | None = None,
     ) -> None:
         self._store = store
         self._db = db
@@ -66,7 +66,6 @@ class Fetcher:
         self._eager_cap = 0  # what the last eager claim could take
         self.eager_claimed = 0  # eager claims delivered so far
         self.handed = 0  # jobs handed straight over (a ticket taken) so far
-        self.handed_back = 0  # jobs handed over through a lost session's ticket, put back
         self._eager_full = False  # the last one filled its limit: there may be more
         self.stopping = False
         self.limited = False  # fleet-wide limits exist: finished jobs may unblock other workers
@@ -84,7 +83,7 @@ class Fetcher:
         ticket = StoreTicket(self._store, self._clock, self._worker_id, self._queues, self._lease) \
             if isinstance(self._store, HandOff) else None
         self._eager = EagerClaim(asyncio.get_running_loop(), self.wants, self._claimed, ticket, poke, self._handed,
-                                 self._stale if self._release is not None else None)
+                                 self._stale)
         return self._eager
 
     def on_message(self, message: str) -> None:
@@ -179,8 +178,6 @@ class Fetcher:
     def _stale(self, job: ClaimedJob) -> None:
         """A job handed over through a ticket of our previous LISTEN session, on the event loop:
         it has no slot, so it goes back to pending for the next claim (ours or another's)."""
-        assert self._release is not None
-        self.handed_back += 1
         log.info("job %s was handed over through a lost session's ticket; putting it back", job.job_id)
         self._release(job)
 

@@ -28,7 +28,7 @@ class LeaseKeeper:
         running_ids: Callable[[], list[JobId]],
         on_lost: Callable[[JobId], None],
         info: dict[str, object],
-        held_ids: Callable[[], list[JobId]] | None = None,
+        held_ids: Callable[[], list[JobId]],
     ) -> None:
         self._store = store
         self._db = db
@@ -36,7 +36,7 @@ class LeaseKeeper:
         self._worker_id = worker_id
         self._lease = lease_seconds
         self._running_ids = running_ids  # every lease to renew, outcomes being written included
-        self._held_ids = held_ids or running_ids  # those whose loss matters (see beat)
+        self._held_ids = held_ids  # those whose loss matters (see beat)
         self._on_lost = on_lost
         self._info = {"hostname": socket.gethostname(), "pid": os.getpid(), **info}
 

@@ -67,8 +67,8 @@ class Worker:
             self.store, self.db, self.clock, self.worker_id, s.queues, s.concurrency,
             batch, s.lease_seconds, s.poll_interval,
             in_flight=lambda: len(self.running) + self.completer.unwritten(), start=self._start,
-            inline_when_idle=self._local_store,  # a claim is a local file write there
             release=lambda job: self.completer.submit(job, Released()),
+            inline_when_idle=self._local_store,  # a claim is a local file write there
         )
         self.leases = LeaseKeeper(
             self.store, self.db, self.clock, self.worker_id, s.lease_seconds,

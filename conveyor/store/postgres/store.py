@@ -78,7 +78,7 @@ from ..params import (
     runs_written,
 )
 from ..queries import load_migrations
-from ..stats import Durations, ranked_p95, summarize
+from ..stats import Window, summarize
 from .database import Database, Q, Step, as_literal, parse_postgres_url
 from .handoff import handed_job, handoff_params
 from .insert import (
@@ -603,16 +603,10 @@ class PostgresStore:
             [(Q["stats_counts"], None), (Q["stats_window"], since), (Q["stats_oldest_pending"], None)],
             idempotent=True,
         )
-        completed, failed, count, mean = window.fetchone() or (0, 0, 0, None)
-        p95 = ranked_p95(count, lambda n: self._db.rows(Q["stats_duration_rank"], {**since, "from_top": n}))
+        finished = Window.read(window.fetchone() or (0, 0, 0, None),
+                               lambda n: self._db.rows(Q["stats_duration_rank"], {**since, "from_top": n}))
         oldest_row = oldest.fetchone()
-        return summarize(
-            [tuple(r) for r in counts.fetchall()],
-            Durations(count, mean, p95),
-            {"completed": completed, "failed": failed},
-            oldest_row[0] if oldest_row else None,
-            p,
-        )
+        return summarize([tuple(r) for r in counts.fetchall()], finished, oldest_row[0] if oldest_row else None, p)
 
 
 def _idle_in_manual_commit(conn: psycopg.Connection[Any] | psycopg.AsyncConnection[Any]) -> bool:

@@ -75,7 +75,7 @@ from ..params import (
 )
 from ..queries import load_migrations, load_queries
 from ..rows import job_from_row
-from ..stats import Durations, ranked_p95, summarize
+from ..stats import Window, summarize
 from .wakeup import SocketWakeup
 
 _SQLITE_HEADER = b"SQLite format 3\x00"
@@ -650,13 +650,11 @@ class SQLiteStore:
     def stats_read(self, p: StatsRead) -> dict[str, Any]:
         since = p.now - p.window_seconds
         counts = self._read(Q.stats_counts)
-        [(completed, failed, count, mean)] = self._read(Q.stats_window, {"since": since})
-        p95 = ranked_p95(count, lambda n: self._read(Q.stats_duration_rank, {"since": since, "from_top": n}))
-        durations = Durations(count, mean, p95)
-        finished = {"completed": completed, "failed": failed}
+        [row] = self._read(Q.stats_window, {"since": since})
+        window = Window.read(row, lambda n: self._read(Q.stats_duration_rank, {"since": since, "from_top": n}))
         oldest = self._read(Q.stats_oldest_pending)
         oldest_run_at = oldest[0][0] if oldest else None
-        return summarize(counts, durations, finished, oldest_run_at, p)
+        return summarize(counts, window, oldest_run_at, p)
 
     # -- API keys, audit log, live events, metrics (the HTTP API) ------------------------------
 
