@@ -15,8 +15,10 @@ import psycopg
 import pytest
 
 from conveyor import Conveyor, InvalidJobOptions, JobContext, JobNotFound, JobStatus, StoreError
+from conveyor.job import WorkerId
+from conveyor.outcome import Transition
 from conveyor.store import Listener, open_store
-from conveyor.store.params import JobGet
+from conveyor.store.params import JobClaim, JobFinish, JobGet
 from conveyor.store.postgres.store import PostgresStore
 from tests.conftest import require_postgres
 from tests.helpers import wait_for
@@ -133,6 +135,40 @@ def test_connection_that_cannot_see_the_tables_is_a_clear_error(app: Conveyor) -
 def test_sqlite_refuses_a_connection(tmp_path: Path) -> None:
     with Conveyor(f"sqlite:///{tmp_path / 'c.db'}") as app, pytest.raises(StoreError, match="PostgreSQL"):
         app.enqueue("pdf", {}, connection=object())
+
+
+# -- commit modes ---------------------------------------------------------------------------------
+
+
+def test_claims_commit_relaxed_and_outcomes_durably(app: Conveyor, pg_url: str) -> None:
+    """Both run on the worker's relaxed pool (synchronous_commit off), but an outcome is what the
+    job's submitter waits for: its transaction switches the WAL flush back on. A trigger of the
+    test's own records the setting in force as each status change is written."""
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE commit_modes (n serial, status text, mode text)")
+        conn.execute("""
+            CREATE FUNCTION record_commit_mode() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                INSERT INTO commit_modes (status, mode) VALUES (NEW.status, current_setting('synchronous_commit'));
+                RETURN NULL;
+            END $$""")
+        conn.execute("CREATE TRIGGER record_commit_mode AFTER UPDATE OF status ON conveyor_jobs "
+                      "FOR EACH ROW EXECUTE FUNCTION record_commit_mode()")
+    job = app.enqueue("pdf", {})
+    worker = WorkerId("w-commit-modes")
+    claimed = app.store.job_claim(JobClaim(worker, None, 10, time.time(), 30.0)).jobs
+    assert [j.job_id for j in claimed] == [job.job_id]
+    applied = app.store.job_finish(JobFinish((Transition(claimed[0], JobStatus.COMPLETED, results=None),), time.time()))
+    assert applied == [job.job_id]
+    with psycopg.connect(pg_url) as conn:
+        modes = conn.execute("SELECT status, mode FROM commit_modes ORDER BY n").fetchall()
+    assert modes == [("running", "off"), ("completed", "on")]
+    # and the session goes back to relaxed commits for the next claim
+    second = app.enqueue("pdf", {})
+    claimed = app.store.job_claim(JobClaim(worker, None, 10, time.time(), 30.0)).jobs
+    assert [j.job_id for j in claimed] == [second.job_id]
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("SELECT mode FROM commit_modes ORDER BY n DESC LIMIT 1").fetchall()[0] == ("off",)
 
 
 # -- connection loss without a restart: killed sessions ----------------------------------------

@@ -136,7 +136,8 @@ class Database:
     `synchronous_commit = off`, for writes that may be lost in a server crash without harm (a
     claim, a heartbeat, progress: the job is simply claimed or rescued again; delivery is
     at-least-once anyway) — skipping the WAL flush, most of a commit's latency on an ordinary
-    disk — and index-ordered claims. Enqueues and outcomes use the durable pool."""
+    disk — and plain index scans. Enqueues use the durable pool; outcomes run on the relaxed one
+    for its plans, in a transaction that switches the WAL flush back on (durable_commit.sql)."""
 
     def __init__(
         self, target: Target, *, relaxed: bool = False, probe: bool = True, timeout: float = 10.0, max_size: int = 8

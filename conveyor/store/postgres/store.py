@@ -397,7 +397,10 @@ class PostgresStore:
         batch = FinishBatch(p.transitions)
         if not batch.transitions:
             return []
-        rows = self._db.returning(Q["job_finish"], {"rows": batch.rows_json(), "now": p.now})
+        _, finished = self._relaxed.pipelined(
+            [(Q["durable_commit"], None), (Q["job_finish"], {"rows": batch.rows_json(), "now": p.now})]
+        )
+        rows = finished.fetchall()
         if any(cascades for _, cascades in rows):  # dependents or held batch children may be due now
             self.wakeup.notify("j:*")
         return batch.applied(row[0] for row in rows)
