@@ -34,6 +34,7 @@ class DrainConfig:
     fault_seconds: float = 60.0  # faults stop after this long, even if jobs remain
     recover_seconds: float = 60.0  # after the last fault, every job must be done within this
     restart_at: float = 0.4  # PostgreSQL restarts once this fraction of jobs is complete
+    first_kill_at: float = 0.1  # the first SIGKILL once this fraction is complete (or kill_every s in)
     min_kills: int = 1  # fewer SIGKILLs than this (the jobs drained too fast) fails the run: no chaos
     # The poison-job rule fails a job whose worker died max_crashes times while running it. With one
     # kill per lease period, a killed worker's jobs are re-run just as the next kill lands, and the
@@ -284,14 +285,17 @@ class _Restarter(threading.Thread):
 
 
 def _drive(app: Conveyor, fleet: Fleet, config: DrainConfig, target: StoreTarget, timeline: Timeline) -> None:
-    """The chaos loop: kill a random worker every `kill_every` s while jobs remain; restart
-    PostgreSQL once; stop faults after `fault_seconds`; give up `recover_seconds` after the last."""
+    """The chaos loop: kill a random worker once `first_kill_at` of the jobs is done (or after
+    `kill_every` s, if sooner: a fast machine drains before the first period ends), then every
+    `kill_every` s while jobs remain; restart PostgreSQL once; stop faults after
+    `fault_seconds`; give up `recover_seconds` after the last."""
     command, why = restart_command(postgres_base_url()) if target.kind == POSTGRES else (None, "")
     if target.kind == POSTGRES and command is None:
         timeline.restart_error = why
     restarter: _Restarter | None = None
     fleet.fill()
     next_kill = timeline.started + config.kill_every
+    first_kill_due = False  # the first kill lands once a tenth is done, however fast the machine drains
     while True:
         now = time.monotonic()
         done = _terminal_count(app)
@@ -303,9 +307,11 @@ def _drive(app: Conveyor, fleet: Fleet, config: DrainConfig, target: StoreTarget
         if not faulting and now - max(last, timeline.started + config.fault_seconds) > config.recover_seconds:
             break
         fleet.fill()
+        if not first_kill_due and done is not None and done >= config.first_kill_at * config.jobs:
+            first_kill_due, next_kill = True, min(next_kill, now)
         if faulting and now >= next_kill:
             fleet.kill_one()
-            next_kill += config.kill_every
+            first_kill_due, next_kill = True, now + config.kill_every
         due = done is not None and done >= config.restart_at * config.jobs
         if command is not None and restarter is None and faulting and due:
             restarter = _Restarter(command, postgres_base_url(), timeline)
@@ -349,7 +355,8 @@ def _rows(f: Findings, fleet: Fleet, config: DrainConfig, target: StoreTarget, t
         info("workers", f"{config.processes} processes × {config.concurrency}, lease {config.lease_seconds:g} s, "
                         f"max_crashes {config.max_crashes}"),
         info("job", f"records its execution, sleeps {config.job_ms:g} ms"),
-        check(f"SIGKILLs, one every {config.kill_every:g} s (each followed by a new worker)", kills,
+        check(f"SIGKILLs: the first at {config.first_kill_at:.0%} done, then one every {config.kill_every:g} s "
+              "(each followed by a new worker)", kills,
               config.min_kills, at_most=False),
     ]
     if target.kind == POSTGRES:
