@@ -295,7 +295,7 @@ def _drive(app: Conveyor, fleet: Fleet, config: DrainConfig, target: StoreTarget
     restarter: _Restarter | None = None
     fleet.fill()
     next_kill = timeline.started + config.kill_every
-    first_kill_due = False  # the first kill lands once a tenth is done, however fast the machine drains
+    first_kill_due = False  # brought forward once first_kill_at is done, however fast the machine drains
     while True:
         now = time.monotonic()
         done = _terminal_count(app)
