@@ -25,7 +25,7 @@ import asyncio
 import logging
 import threading
 from collections.abc import Callable
-from typing import Generic, Protocol, TypeVar, runtime_checkable
+from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 from ..store.port import ListenerHook
 
@@ -72,7 +72,7 @@ class EagerClaim(Generic[T, J]):
         ticket: Ticket[J] | None = None,
         poke: Callable[[], None] = lambda: None,
         deliver_handed: Callable[[J], None] = lambda job: None,
-        release_stale: Callable[[J], None] | None = None,
+        release_stale: Callable[[J], None] = lambda job: None,
     ) -> None:
         self._loop = loop
         self._wants = wants  # called on the listener thread: must only read immutable state
@@ -80,8 +80,7 @@ class EagerClaim(Generic[T, J]):
         self._ticket = ticket
         self._poke = poke  # have the listener thread call on_poke soon
         self._deliver_handed = deliver_handed  # called on the event loop with a handed-over job
-        # Called on the event loop with a job handed over through a ticket of a session gone by
-        # (None: start it like the others, one over capacity).
+        # Called on the event loop with a job handed over through a ticket of a session gone by.
         self._release_stale = release_stale
         self._lock = threading.Lock()
         # Armed: what to run on the next wake-up; its argument is how many slots a hand-off took
@@ -188,15 +187,13 @@ class EagerClaim(Generic[T, J]):
             result = claim(reserved)
         except Exception as exc:  # the fetcher logs it and claims by itself
             error = exc
-        try:
-            self._loop.call_soon_threadsafe(self._delivered, done, result, error)
-        except RuntimeError:  # the loop is closed: the worker is gone, its lease will expire
+        if not self._call_soon(self._delivered, done, result, error):
             return messages
         # The claim ran after these wake-ups arrived, so it saw their jobs: the fetcher needn't look again.
         return messages if error is not None else [m for m in messages if m not in wanted]
 
     def _handed(self, job: J) -> None:
-        release = None
+        stale = False
         with self._lock:
             done = None
             if self._in_transit > 0:  # handed over from a ticket withdrawn since: it committed first
@@ -210,16 +207,22 @@ class EagerClaim(Generic[T, J]):
                 # From a ticket of a session gone by: an enqueue took it just before the old
                 # connection dropped, and committed once this one listened. No slot was kept for
                 # it (the fetcher may be filling every one), so it goes back to pending.
-                release = self._release_stale
-            if release is None:
+                stale = True
+            if not stale:
                 self._arrived += 1
+        if stale:
+            self._call_soon(self._release_stale, job)
+        else:
+            self._call_soon(self._started, job, done)
+
+    def _call_soon(self, fn: Callable[..., None], *args: Any) -> bool:
+        """Run `fn(*args)` on the event loop; False if the loop is closed (the worker is gone:
+        its leases will expire)."""
         try:
-            if release is not None:
-                self._loop.call_soon_threadsafe(release, job)
-            else:
-                self._loop.call_soon_threadsafe(self._started, job, done)
-        except RuntimeError:  # the loop is closed: the worker is gone, its lease will expire
-            pass
+            self._loop.call_soon_threadsafe(fn, *args)
+        except RuntimeError:
+            return False
+        return True
 
     def _sync(self, connected: bool) -> None:
         """Make the store hold a ticket exactly while one is wanted (armed, in a locked session)."""
@@ -271,12 +274,8 @@ class EagerClaim(Generic[T, J]):
         return untouched
 
     def _resolve(self, future: asyncio.Future[None] | None) -> None:
-        if future is None:
-            return
-        try:
-            self._loop.call_soon_threadsafe(_set_done, future)
-        except RuntimeError:  # the loop is closed
-            pass
+        if future is not None:
+            self._call_soon(_set_done, future)
 
     # -- back on the event loop ------------------------------------------------------------------
 
